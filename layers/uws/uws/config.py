@@ -1,0 +1,54 @@
+"""Deployment settings, read once per container from the environment the template sets."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+@dataclass(frozen=True)
+class Settings:
+    table: str
+    bucket: str
+    queue_url: str
+    job_type: str
+    auth_mode: str  # "anonymous", "iam" or "cognito": whether a caller must be known
+    default_execution_duration: int
+    max_execution_duration: int
+    default_destruction_days: int
+    max_destruction_days: int
+    wait_cap: int
+    queue_timeout: int  # seconds a job may stay QUEUED before the reaper gives up on it
+    max_body_bytes: int
+    presign_seconds: int
+    public_base_url: str | None  # overrides the base URL derived from the request
+
+    @property
+    def anonymous_allowed(self) -> bool:
+        return self.auth_mode == "anonymous"
+
+
+@cache
+def settings() -> Settings:
+    """The settings of this container; tests call ``settings.cache_clear()`` after changing env."""
+    return Settings(
+        table=os.environ.get("JOBS_TABLE", "uws-jobs"),
+        bucket=os.environ.get("RESULTS_BUCKET", "uws-results"),
+        queue_url=os.environ.get("JOBS_QUEUE_URL", ""),
+        job_type=os.environ.get("JOB_TYPE", "demo"),
+        auth_mode=os.environ.get("AUTH_MODE", "anonymous").lower(),
+        default_execution_duration=_int("DEFAULT_EXECUTION_DURATION", 600),
+        max_execution_duration=_int("MAX_EXECUTION_DURATION", 900),
+        default_destruction_days=_int("DEFAULT_DESTRUCTION_DAYS", 7),
+        max_destruction_days=_int("MAX_DESTRUCTION_DAYS", 30),
+        wait_cap=_int("WAIT_CAP_SECONDS", 20),
+        queue_timeout=_int("QUEUE_TIMEOUT_SECONDS", 900),
+        max_body_bytes=_int("MAX_BODY_BYTES", 10 * 1024 * 1024),
+        presign_seconds=_int("PRESIGN_SECONDS", 300),
+        public_base_url=os.environ.get("PUBLIC_BASE_URL") or None,
+    )

@@ -1,0 +1,68 @@
+"""A job's files in S3 (results and uploads), and the only module that calls S3.
+
+Keys are ``jobs/<jobId>/results/<name>`` and ``jobs/<jobId>/uploads/<name>``. The bucket is
+private; clients fetch a file by a 303 to a presigned GET that lives minutes, so the hrefs in
+job documents (our own URLs) never expire.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import aws
+
+
+def job_prefix(job_id: str) -> str:
+    return f"jobs/{job_id}/"
+
+
+def result_key(job_id: str, name: str) -> str:
+    return f"{job_prefix(job_id)}results/{name}"
+
+
+def upload_key(job_id: str, name: str) -> str:
+    return f"{job_prefix(job_id)}uploads/{name}"
+
+
+class FileStore:
+    def __init__(self, bucket: str) -> None:
+        self.bucket = bucket
+
+    @property
+    def _s3(self) -> Any:
+        return aws.client("s3")
+
+    def put(self, key: str, body: bytes, mime_type: str) -> int:
+        """Store ``body`` under ``key``; return its size in bytes."""
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=mime_type)
+        return len(body)
+
+    def read(self, key: str) -> bytes:
+        return self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def keys(self, prefix: str) -> list[str]:
+        paginator = self._s3.get_paginator("list_objects_v2")
+        return [
+            obj["Key"]
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
+            for obj in page.get("Contents", [])
+        ]
+
+    def delete_keys(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": k} for k in keys[start : start + 1000]]
+            self._s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+
+    def delete_job(self, job_id: str) -> int:
+        """Delete every object under the job's prefix, a thousand per call; return the count."""
+        keys = self.keys(job_prefix(job_id))
+        self.delete_keys(keys)
+        return len(keys)
+
+    def presigned_get(self, key: str, mime_type: str, seconds: int) -> str:
+        """A short-lived URL that downloads the object with its recorded MIME type."""
+        return self._s3.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.bucket, "Key": key, "ResponseContentType": mime_type},
+            ExpiresIn=seconds,
+        )

@@ -1,0 +1,263 @@
+"""API Gateway REST proxy events in, responses out.
+
+Here live the HTTP facts of the service: form and multipart bodies, case-insensitive UWS
+parameter names, the caller's identity from the request context (never from a header), the
+API's public base URL for absolute Locations and hrefs, and the one translation of
+exceptions into status codes and one-sentence ``text/plain`` bodies.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.parser
+import email.policy
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+from .config import Settings
+from .errors import (
+    BadRequest,
+    PayloadTooLarge,
+    SeeOther,
+    Unauthorized,
+    UnsupportedMediaType,
+    UWSError,
+)
+from .store import Caller
+
+TEXT = "text/plain; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    filename: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Links:
+    """Absolute URLs under the API's public base (stage prefix or custom domain included)."""
+
+    base: str  # e.g. https://abc.execute-api.eu-west-1.amazonaws.com/prod
+
+    def url(self, path: str) -> str:
+        return f"{self.base}/{path.lstrip('/')}"
+
+    def jobs(self) -> str:
+        return self.url("async")
+
+    def job(self, job_id: str) -> str:
+        return self.url(f"async/{job_id}")
+
+    def result(self, job_id: str, result_id: str) -> str:
+        return self.url(f"async/{job_id}/results/{quote(result_id, safe='')}")
+
+    def parameter(self, job_id: str, name: str) -> str:
+        return self.url(f"async/{job_id}/parameters/{quote(name, safe='')}")
+
+
+@dataclass
+class Request:
+    method: str
+    path_parameters: dict[str, str]
+    params: list[tuple[str, str]]  # query string then body, in order; names as sent
+    files: dict[str, UploadedFile]
+    caller: Caller
+    links: Links
+
+    def values(self, name: str) -> list[str]:
+        """Every value of a parameter, its name matched case-insensitively (UWS)."""
+        wanted = name.upper()
+        return [v for k, v in self.params if k.upper() == wanted]
+
+    def value(self, name: str) -> str | None:
+        """The single value of a parameter; giving it twice is a 400."""
+        values = self.values(name)
+        if len(values) > 1:
+            raise BadRequest(f"Parameter {name} may be given only once.")
+        return values[0] if values else None
+
+    def names(self) -> set[str]:
+        return {k.upper() for k, _ in self.params}
+
+
+@dataclass
+class Response:
+    status: int
+    body: str = ""
+    content_type: str = TEXT
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def to_api_gateway(self) -> dict[str, Any]:
+        headers = {"Content-Type": self.content_type, "Cache-Control": "no-store"}
+        headers.update(self.headers)
+        return {"statusCode": self.status, "headers": headers, "body": self.body}
+
+
+def text(body: str, status: int = 200) -> Response:
+    return Response(status, body)
+
+
+# ---- parsing ------------------------------------------------------------------------------------
+
+
+def parse_request(event: dict[str, Any], settings: Settings) -> Request:
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    context = event.get("requestContext") or {}
+    caller = caller_from_context(context)
+    if caller.owner is None and not settings.anonymous_allowed:
+        raise Unauthorized("This service needs credentials; please authenticate.")
+    params = _query_pairs(event)
+    files: dict[str, UploadedFile] = {}
+    body = _body_bytes(event, settings)
+    if body:
+        body_params, files = _form(body, headers.get("content-type", ""))
+        params.extend(body_params)
+    return Request(
+        method=(event.get("httpMethod") or "GET").upper(),
+        path_parameters=dict(event.get("pathParameters") or {}),
+        params=params,
+        files=files,
+        caller=caller,
+        links=Links(base_url(event, headers, settings)),
+    )
+
+
+def caller_from_context(context: dict[str, Any]) -> Caller:
+    """The owner from the authorizer (Lambda principal, Cognito claims) or the IAM identity."""
+    authorizer = context.get("authorizer") or {}
+    claims = authorizer.get("claims") or {}
+    identity = context.get("identity") or {}
+    owner = (
+        authorizer.get("principalId")
+        or claims.get("cognito:username")
+        or claims.get("sub")
+        or identity.get("userArn")
+    )
+    return Caller(str(owner) if owner else None)
+
+
+def base_url(event: dict[str, Any], headers: dict[str, str], settings: Settings) -> str:
+    """The public root of the API: requestContext.path minus the resource path, on the host."""
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/")
+    context = event.get("requestContext") or {}
+    host = headers.get("host") or context.get("domainName") or "localhost"
+    scheme = headers.get("x-forwarded-proto", "https").split(",")[0].strip()
+    full_path = context.get("path") or ""
+    path = event.get("path") or ""
+    if path and full_path.endswith(path):
+        prefix = full_path[: len(full_path) - len(path)]
+    elif "execute-api" in host and context.get("stage"):
+        prefix = "/" + context["stage"]
+    else:
+        prefix = ""
+    return f"{scheme}://{host}{prefix.rstrip('/')}"
+
+
+def _query_pairs(event: dict[str, Any]) -> list[tuple[str, str]]:
+    multi = event.get("multiValueQueryStringParameters")
+    if multi:
+        return [(k, v) for k, values in multi.items() for v in values or ()]
+    return list((event.get("queryStringParameters") or {}).items())
+
+
+def _body_bytes(event: dict[str, Any], settings: Settings) -> bytes:
+    body = event.get("body")
+    if not body:
+        return b""
+    if len(body) > settings.max_body_bytes * 4 // 3 + 4:
+        raise PayloadTooLarge(
+            f"The request body is over the limit of {settings.max_body_bytes} bytes."
+        )
+    if event.get("isBase64Encoded"):
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest("The request body is not valid base64.") from None
+    else:
+        raw = body.encode("utf-8", "surrogateescape")
+    if len(raw) > settings.max_body_bytes:
+        raise PayloadTooLarge(
+            f"The request body is over the limit of {settings.max_body_bytes} bytes."
+        )
+    return raw
+
+
+def _form(body: bytes, content_type: str) -> tuple[list[tuple[str, str]], dict[str, UploadedFile]]:
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type in ("", "application/x-www-form-urlencoded"):
+        return _urlencoded(body), {}
+    if media_type == "multipart/form-data":
+        return _multipart(body, content_type)
+    raise UnsupportedMediaType(
+        "POST bodies must be application/x-www-form-urlencoded or multipart/form-data, "
+        f"not {media_type[:60]}."
+    )
+
+
+def _urlencoded(body: bytes) -> list[tuple[str, str]]:
+    try:
+        text_body = body.decode("utf-8")
+        return parse_qsl(
+            text_body,
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=1000,
+        )
+    except UnicodeDecodeError:
+        raise BadRequest("The form body is not valid UTF-8.") from None
+    except ValueError:
+        raise BadRequest("The form body has more than 1000 fields.") from None
+
+
+def _multipart(
+    body: bytes, content_type: str
+) -> tuple[list[tuple[str, str]], dict[str, UploadedFile]]:
+    """multipart/form-data through the standard library's MIME parser."""
+    if "boundary=" not in content_type.lower():
+        raise BadRequest("The multipart body has no boundary in its Content-Type.")
+    head = f"MIME-Version: 1.0\r\nContent-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart() or message.defects:
+        raise BadRequest("The multipart body is malformed.")
+    params: list[tuple[str, str]] = []
+    files: dict[str, UploadedFile] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            raise BadRequest("A multipart part has no name in its Content-Disposition.")
+        payload = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        if filename is not None:
+            files[str(name)] = UploadedFile(filename, part.get_content_type(), payload)
+            continue
+        try:
+            params.append((str(name), payload.decode("utf-8")))
+        except UnicodeDecodeError:
+            raise BadRequest(
+                f"The multipart field {str(name)[:64]!r} is not valid UTF-8."
+            ) from None
+    return params, files
+
+
+# ---- responses ----------------------------------------------------------------------------------
+
+
+def see_other(redirect: SeeOther, links: Links) -> Response:
+    return Response(303, "", TEXT, {"Location": links.url(redirect.path)})
+
+
+def error_response(error: UWSError) -> Response:
+    headers: dict[str, str] = {}
+    allowed = getattr(error, "allowed", None)
+    if allowed:
+        headers["Allow"] = ", ".join(allowed)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after:
+        headers["Retry-After"] = str(retry_after)
+    return Response(error.status, error.message, TEXT, headers)

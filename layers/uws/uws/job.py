@@ -1,0 +1,114 @@
+"""The job record, its defaults and its limits: plain data, no AWS and no HTTP."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import secrets
+from dataclasses import dataclass, field
+
+from .config import Settings
+from .phases import Phase
+
+MAX_RUN_ID_LENGTH = 64
+
+# 16 random bytes, URL-safe base64 without padding: 128 bits, 22 characters.
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{22}")
+
+
+def new_job_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def is_job_id(text: str) -> bool:
+    """Whether ``text`` could be one of our ids; anything else is a 404 without a lookup."""
+    return _JOB_ID.fullmatch(text) is not None
+
+
+@dataclass(frozen=True)
+class Result:
+    id: str
+    key: str  # the S3 object key
+    mime_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A parameter whose value arrived as a file and is kept in S3 (``byReference``)."""
+
+    key: str
+    mime_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ErrorSummary:
+    message: str
+    type: str = "fatal"  # or "transient"
+    has_detail: bool = False
+
+
+@dataclass
+class Job:
+    job_id: str
+    owner: str | None
+    phase: Phase
+    creation_time: datetime.datetime
+    execution_duration: int
+    destruction: datetime.datetime
+    job_type: str
+    run_id: str | None = None
+    start_time: datetime.datetime | None = None
+    end_time: datetime.datetime | None = None
+    quote: datetime.datetime | None = None
+    parameters: dict[str, list[str]] = field(default_factory=dict)
+    uploads: dict[str, Upload] = field(default_factory=dict)
+    results: list[Result] = field(default_factory=list)
+    error_summary: ErrorSummary | None = None
+    error_detail: str | None = None
+    job_info: dict[str, str] = field(default_factory=dict)
+    deadline: datetime.datetime | None = None  # set only while QUEUED or EXECUTING
+    version: int = 0
+
+    def is_destroyed(self, now: datetime.datetime) -> bool:
+        """A job past its destruction time is gone, whether or not the reaper has run yet."""
+        return self.destruction <= now
+
+    def result(self, result_id: str) -> Result | None:
+        return next((r for r in self.results if r.id == result_id), None)
+
+
+def new_job(owner: str | None, job_type: str, now: datetime.datetime, settings: Settings) -> Job:
+    """A PENDING job with the deployment's default execution duration and destruction time."""
+    return Job(
+        job_id=new_job_id(),
+        owner=owner,
+        phase=Phase.PENDING,
+        creation_time=now,
+        execution_duration=settings.default_execution_duration,
+        destruction=now + datetime.timedelta(days=settings.default_destruction_days),
+        job_type=job_type,
+    )
+
+
+def clamp_execution_duration(seconds: int, settings: Settings) -> int:
+    """0 asks for the maximum (UWS's "unlimited" is what a Lambda worker can run)."""
+    if seconds == 0 or seconds > settings.max_execution_duration:
+        return settings.max_execution_duration
+    return seconds
+
+
+def latest_destruction(creation_time: datetime.datetime, settings: Settings) -> datetime.datetime:
+    return creation_time + datetime.timedelta(days=settings.max_destruction_days)
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """What the job list shows of a job (read from the owner index, not the full item)."""
+
+    job_id: str
+    phase: Phase
+    owner: str | None
+    run_id: str | None
+    creation_time: datetime.datetime

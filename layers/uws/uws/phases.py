@@ -1,0 +1,42 @@
+"""UWS execution phases and the one table of legal transitions used everywhere."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Phase(StrEnum):
+    PENDING = "PENDING"
+    QUEUED = "QUEUED"
+    EXECUTING = "EXECUTING"
+    COMPLETED = "COMPLETED"
+    ERROR = "ERROR"
+    ABORTED = "ABORTED"
+    UNKNOWN = "UNKNOWN"
+    HELD = "HELD"
+    SUSPENDED = "SUSPENDED"
+    ARCHIVED = "ARCHIVED"
+
+
+ACTIVE = frozenset({Phase.PENDING, Phase.QUEUED, Phase.EXECUTING})
+"""Phases in which a job may still change on its own; WAIT blocks only in these."""
+
+FINISHED = frozenset({Phase.COMPLETED, Phase.ERROR, Phase.ABORTED, Phase.ARCHIVED})
+
+TRANSITIONS: dict[Phase, frozenset[Phase]] = {
+    Phase.PENDING: frozenset({Phase.QUEUED, Phase.ABORTED}),
+    Phase.QUEUED: frozenset({Phase.EXECUTING, Phase.ABORTED, Phase.ERROR}),
+    Phase.EXECUTING: frozenset({Phase.COMPLETED, Phase.ERROR, Phase.ABORTED}),
+    Phase.COMPLETED: frozenset({Phase.ARCHIVED}),
+    Phase.ERROR: frozenset({Phase.ARCHIVED}),
+    Phase.ABORTED: frozenset({Phase.ARCHIVED}),
+}
+
+
+def sources(target: Phase) -> frozenset[Phase]:
+    """The phases from which ``target`` may be entered: the guard of a conditional write."""
+    return frozenset(p for p, targets in TRANSITIONS.items() if target in targets)
+
+
+EXECUTION_DURATION_CHANGEABLE = frozenset({Phase.PENDING, Phase.QUEUED})
+PARAMETERS_CHANGEABLE = frozenset({Phase.PENDING})

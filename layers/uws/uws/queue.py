@@ -1,0 +1,18 @@
+"""The run queue in SQS, and the only module that calls SQS."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from . import aws
+
+
+class RunQueue:
+    def __init__(self, queue_url: str) -> None:
+        self.queue_url = queue_url
+
+    def send(self, job_id: str) -> None:
+        """Ask the worker to run a job; the worker's conditional write makes redelivery harmless."""
+        client: Any = aws.client("sqs")
+        client.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps({"jobId": job_id}))

@@ -1,0 +1,86 @@
+"""The entry points the Lambda handlers call: one request in, one API Gateway response out.
+
+This is the one place where exceptions become responses (303s from SeeOther, 4xx from
+UWSError, 503 from AWS throttling) and where requests are logged and counted. Logger and
+Metrics are Powertools'; tracing is Lambda's own active tracing (Powertools' Tracer would
+cost about 650 ms of cold start).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from .actions import JobActions, JobHandle, JobList, Service, call_method
+from .config import settings
+from .errors import SeeOther, UWSError
+from .files import FileStore
+from .http import Response, error_response, parse_request, see_other
+from .isodt import utcnow
+from .queue import RunQueue
+from .store import JobStore
+
+logger = Logger(service="uws")
+metrics = Metrics(namespace="UWS", service="uws")
+
+JOB_ACTIONS = JobActions()
+
+
+def build_service() -> Service:
+    config = settings()
+    return Service(
+        settings=config,
+        store=JobStore(config.table),
+        files=FileStore(config.bucket),
+        queue=RunQueue(config.queue_url),
+        clock=utcnow,
+    )
+
+
+def serve_job_action(action: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Serve ``{job}/<action>`` (``''`` for the job itself) for an API Gateway REST event."""
+    job_id = (event.get("pathParameters") or {}).get("jobId", "")
+    logger.append_keys(job_id=job_id)
+    return _respond(
+        event,
+        lambda service, request: JOB_ACTIONS.dispatch(
+            action, JobHandle(job_id, request.caller, service), request
+        ),
+    )
+
+
+def serve_job_list(event: dict[str, Any]) -> dict[str, Any]:
+    """Serve ``/async``: the caller's job list and job creation."""
+    return _respond(event, lambda service, request: call_method(JobList(), service, request))
+
+
+def _respond(event: dict[str, Any], act: Any) -> dict[str, Any]:
+    service = build_service()
+    links = None
+    try:
+        request = parse_request(event, service.settings)
+        links = request.links
+        response = act(service, request)
+    except SeeOther as redirect:
+        assert links is not None
+        response = see_other(redirect, links)
+    except UWSError as error:
+        logger.info("request refused", extra={"status": error.status, "reason": error.message})
+        response = error_response(error)
+        kind = "Throttled" if error.status >= 500 else "ClientErrors"
+        metrics.add_metric(name=kind, unit=MetricUnit.Count, value=1)
+    except Exception:
+        logger.exception("request failed")
+        metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
+        response = Response(500, "The service failed on this request; please retry or report it.")
+    logger.info(
+        "request served",
+        extra={
+            "method": event.get("httpMethod"),
+            "resource": event.get("resource"),
+            "status": response.status,
+        },
+    )
+    return response.to_api_gateway()
