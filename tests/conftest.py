@@ -1,0 +1,180 @@
+"""Shared fixtures: moto in-process as AWS, resources from template.yaml, real handlers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+import pytest
+from lxml import etree
+
+from local import apigateway, resources
+from local.template import functions, load, routes
+
+SCHEMA_DIR = Path(__file__).parent / "schemata"
+HOST = "abc123.execute-api.us-east-1.amazonaws.com"
+STAGE = "uws"
+BASE = f"https://{HOST}/{STAGE}"
+
+
+@pytest.fixture(scope="session")
+def uws_schema() -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(SCHEMA_DIR / "UWS.xsd")))
+
+
+def _clean_aws_environment() -> None:
+    # mock_aws ignores calls when AWS_ENDPOINT_URL is set: unset it for in-process tests.
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
+        del os.environ[name]
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "POWERTOOLS_METRICS_NAMESPACE": "UWS",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+        }
+    )
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: str
+
+    @property
+    def location(self) -> str:
+        return self.headers["Location"]
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "")
+
+
+class Api:
+    """Calls the real handlers with the events API Gateway would send."""
+
+    def __init__(self, refs: dict[str, str], schema: etree.XMLSchema) -> None:
+        self.template = load()
+        self.routes = routes(self.template)
+        self.functions = functions(self.template)
+        self.refs = refs
+        self.schema = schema
+
+    def event(
+        self,
+        method: str,
+        path: str,
+        data: Any = None,
+        query: Any = None,
+        owner: str | None = None,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> tuple[str, dict[str, Any]]:
+        found = apigateway.find_route(self.routes, path)
+        assert found is not None, f"no route for {path}"
+        route, params = found
+        if body is None and data is not None:
+            body = urlencode(data, doseq=True).encode()
+            headers = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+        event = apigateway.rest_event(
+            method,
+            route,
+            path,
+            params,
+            query=urlencode(query or {}, doseq=True),
+            headers=headers,
+            body=body or b"",
+            principal=owner,
+            stage=STAGE,
+            host=HOST,
+            base_path=f"/{STAGE}",
+        )
+        return route.function, event
+
+    def invoke(self, function: str, event: dict[str, Any]) -> Reply:
+        result = apigateway.invoke(self.functions[function], event)
+        return Reply(result["statusCode"], result.get("headers") or {}, result.get("body") or "")
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Reply:
+        function, event = self.event(method, path, **kwargs)
+        reply = self.invoke(function, event)
+        if reply.content_type.startswith("text/xml"):
+            self.validate(reply.body)
+        return reply
+
+    def validate(self, document: str) -> etree._Element:
+        root = etree.fromstring(document.encode())
+        self.schema.assertValid(root)
+        return root
+
+    # conveniences for the common steps of a job's life
+
+    def create(self, owner: str | None = None, **params: Any) -> str:
+        reply = self.request("POST", "/async", data=params, owner=owner)
+        assert reply.status == 303, reply.body
+        assert reply.location.startswith(f"{BASE}/async/")
+        return reply.location.rsplit("/", 1)[1]
+
+    def job(self, job_id: str, owner: str | None = None, **query: Any) -> etree._Element:
+        reply = self.request("GET", f"/async/{job_id}", owner=owner, query=query)
+        assert reply.status == 200, reply.body
+        return self.validate(reply.body)
+
+    def item(self, job_id: str) -> dict[str, Any] | None:
+        return (
+            boto3.client("dynamodb")
+            .get_item(
+                TableName=self.refs["JobsTable"], Key={"jobId": {"S": job_id}}, ConsistentRead=True
+            )
+            .get("Item")
+        )
+
+    def objects(self, job_id: str) -> list[str]:
+        listing = boto3.client("s3").list_objects_v2(
+            Bucket=self.refs["ResultsBucket"], Prefix=f"jobs/{job_id}/"
+        )
+        return sorted(o["Key"] for o in listing.get("Contents", []))
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """moto in-process with template.yaml's resources; the functions' environment set."""
+    from moto import mock_aws
+    from uws import aws as uws_aws
+    from uws.config import settings
+
+    _clean_aws_environment()
+    with mock_aws():
+        refs = resources.create_all(load())
+        env = resources.function_environment(
+            load(), load()["Globals"]["Function"]["Environment"]["Variables"], refs
+        )
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
+        settings.cache_clear()
+        uws_aws.reset()
+        yield refs
+        settings.cache_clear()
+        uws_aws.reset()
+
+
+@pytest.fixture
+def api(aws: dict[str, str], uws_schema: etree.XMLSchema) -> Api:
+    return Api(aws, uws_schema)
+
+
+UWS = {"uws": "http://www.ivoa.net/xml/UWS/v1.0", "xlink": "http://www.w3.org/1999/xlink"}
+
+
+def text_of(root: etree._Element, path: str) -> str | None:
+    found = root.find(path, UWS)
+    return None if found is None else found.text
