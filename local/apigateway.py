@@ -18,7 +18,7 @@ TEXT_TYPES = ("text/", "application/x-www-form-urlencoded", "application/json", 
 
 
 def find_route(routes: list[Route], path: str) -> tuple[Route, dict[str, str]] | None:
-    """The route whose path pattern matches (literal segments beat parameters, as in API Gateway)."""
+    """The matching route; literal segments beat parameters, as in API Gateway."""
     best = None
     for route in routes:
         params = route.match(path)
