@@ -1,0 +1,186 @@
+"""{job}: the job document, blocking WAIT, DELETE and POST ACTION=DELETE."""
+
+import threading
+import time
+
+import boto3
+import pytest
+
+from tests.conftest import BASE, UWS, set_item, text_of, unchanged
+
+XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+
+
+def test_job_document_has_every_element_in_schema_order(api):
+    job_id = api.create(TEXT="t", RUNID="run")
+    reply = api.request("GET", f"/async/{job_id}")
+    assert reply.status == 200
+    assert reply.content_type == "text/xml; charset=utf-8"
+    root = api.validate(reply.body)
+    assert root.get("version") == "1.1"
+    tags = [child.tag.split("}")[1] for child in root]
+    assert tags == [
+        "jobId", "runId", "ownerId", "phase", "quote", "creationTime", "startTime", "endTime",
+        "executionDuration", "destruction", "parameters", "results",
+    ]  # fmt: skip
+    for nil in ("ownerId", "quote", "startTime", "endTime"):
+        assert root.find(f"uws:{nil}", UWS).get(XSI_NIL) == "true"
+
+
+def test_owned_job_shows_its_owner(api):
+    root = api.job(api.create(owner="alice"), owner="alice")
+    assert text_of(root, "uws:ownerId") == "alice"
+
+
+def test_error_summary_and_results_appear_in_the_document(api):
+    job_id = api.create()
+    set_item(
+        api,
+        job_id,
+        phase="ERROR",
+        errorSummary={"type": "fatal", "message": "it broke", "hasDetail": True},
+        results=[{"id": "result", "key": f"jobs/{job_id}/results/result", "mimeType": "text/plain", "size": 3}],
+    )
+    root = api.job(job_id)
+    summary = root.find("uws:errorSummary", UWS)
+    assert summary.get("type") == "fatal" and summary.get("hasDetail") == "true"
+    assert text_of(summary, "uws:message") == "it broke"
+    result = root.find("uws:results/uws:result", UWS)
+    assert result.get("{http://www.w3.org/1999/xlink}href") == f"{BASE}/async/{job_id}/results/result"
+    assert result.get("size") == "3" and result.get("mime-type") == "text/plain"
+
+
+@pytest.mark.parametrize("job_id", ["nope", "x" * 500, "..%2F..%2Fetc%2Fpasswd", "%00" * 22, "a" * 21 + "!"])
+def test_malformed_ids_are_404_without_touching_dynamodb(api, job_id):
+    calls = []
+    from uws import aws
+
+    aws.client("dynamodb").meta.events.register("before-call.dynamodb", lambda **kw: calls.append(kw))
+    for method in ("GET", "DELETE"):
+        reply = api.request(method, f"/async/{job_id}")
+        assert reply.status == 404
+    assert calls == []
+
+
+def test_unknown_id_is_404(api):
+    assert api.request("GET", "/async/" + "A" * 22).status == 404
+
+
+def test_job_past_destruction_is_404_everywhere(api):
+    job_id = api.create()
+    set_item(api, job_id, destruction="2001-01-01T00:00:00.000000Z")
+    for path in ("", "/phase", "/parameters", "/results", "/owner", "/quote", "/destruction"):
+        assert api.request("GET", f"/async/{job_id}{path}").status == 404
+    with unchanged(api, job_id):
+        assert api.request("POST", f"/async/{job_id}/phase", data={"PHASE": "RUN"}).status == 404
+        assert api.request("DELETE", f"/async/{job_id}").status == 404
+
+
+def test_delete_removes_item_and_files_and_redirects_to_the_list(api):
+    job_id = api.create()
+    s3 = boto3.client("s3")
+    for name in ("results/result", "uploads/x"):
+        s3.put_object(Bucket=api.refs["ResultsBucket"], Key=f"jobs/{job_id}/{name}", Body=b"1")
+    other = api.create()
+    s3.put_object(Bucket=api.refs["ResultsBucket"], Key=f"jobs/{other}/results/r", Body=b"1")
+    reply = api.request("DELETE", f"/async/{job_id}")
+    assert reply.status == 303 and reply.location == f"{BASE}/async"
+    assert api.item(job_id) is None and api.objects(job_id) == []
+    assert api.request("GET", f"/async/{job_id}").status == 404
+    assert api.objects(other) == [f"jobs/{other}/results/r"]
+
+
+def test_post_action_delete_deletes(api):
+    job_id = api.create()
+    reply = api.request("POST", f"/async/{job_id}", data={"ACTION": "DELETE"})
+    assert reply.status == 303 and reply.location == f"{BASE}/async"
+    assert api.item(job_id) is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{}, {"ACTION": "delete"}, {"ACTION": "RUN"}, {"PHASE": "RUN"}, {"ACTION": "DELETE", "TEXT": "x"}],
+)
+def test_other_posts_to_a_job_are_400_and_change_nothing(api, data):
+    job_id = api.create()
+    with unchanged(api, job_id):
+        reply = api.request("POST", f"/async/{job_id}", data=data)
+    assert reply.status == 400
+    assert reply.content_type == "text/plain; charset=utf-8"
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+def test_other_methods_are_405(api, method):
+    reply = api.request(method, f"/async/{api.create()}")
+    assert reply.status == 405 and reply.headers["Allow"] == "GET, POST, DELETE"
+
+
+def test_head_is_a_get_without_body(api):
+    reply = api.request("HEAD", f"/async/{api.create()}")
+    assert reply.status == 200 and reply.body == ""
+
+
+# ---- WAIT -----------------------------------------------------------------------------------
+
+
+def test_wait_on_a_finished_job_answers_at_once(api):
+    job_id = api.create()
+    api.request("POST", f"/async/{job_id}/phase", data={"PHASE": "ABORT"})
+    start = time.monotonic()
+    assert text_of(api.job(job_id, WAIT="10"), "uws:phase") == "ABORTED"
+    assert time.monotonic() - start < 1
+
+
+def test_wait_returns_soon_after_a_phase_change(api):
+    job_id = api.create()
+    changed_at = []
+
+    def abort_later():
+        time.sleep(0.6)
+        api.request("POST", f"/async/{job_id}/phase", data={"PHASE": "ABORT"})
+        changed_at.append(time.monotonic())
+
+    thread = threading.Thread(target=abort_later)
+    thread.start()
+    root = api.job(job_id, WAIT="10")
+    returned = time.monotonic()
+    thread.join()
+    assert text_of(root, "uws:phase") == "ABORTED"
+    assert returned - changed_at[0] < 0.6
+
+
+def test_wait_with_another_phase_answers_at_once(api):
+    job_id = api.create()
+    start = time.monotonic()
+    assert text_of(api.job(job_id, WAIT="10", PHASE="EXECUTING"), "uws:phase") == "PENDING"
+    assert time.monotonic() - start < 1
+
+
+def test_wait_times_out_and_is_capped(api, monkeypatch):
+    from uws.config import settings
+
+    monkeypatch.setenv("WAIT_CAP_SECONDS", "1")
+    settings.cache_clear()
+    job_id = api.create()
+    for wait in ("-1", "3600"):
+        start = time.monotonic()
+        assert text_of(api.job(job_id, WAIT=wait), "uws:phase") == "PENDING"
+        assert 0.9 < time.monotonic() - start < 2
+
+
+def test_wait_polls_with_backoff(api, monkeypatch):
+    from uws import aws
+    from uws.config import settings
+
+    monkeypatch.setenv("WAIT_CAP_SECONDS", "3")
+    settings.cache_clear()
+    job_id = api.create()
+    reads = []
+    aws.client("dynamodb").meta.events.register("before-call.dynamodb.GetItem", lambda **kw: reads.append(1))
+    api.job(job_id, WAIT="3")
+    assert 5 <= len(reads) <= 12  # 0.1 s growing to 0.5 s over 3 s, plus the first read
+
+
+@pytest.mark.parametrize("query", [{"WAIT": "soon"}, {"WAIT": "-2"}, {"WAIT": "1.5"}, {"WAIT": "10", "PHASE": "run"}])
+def test_bad_wait_is_400(api, query):
+    assert api.request("GET", f"/async/{api.create()}", query=query).status == 400
