@@ -369,7 +369,10 @@ class DestructionAction(_SettableAction):
     def store(self, job: JobHandle, value: datetime.datetime) -> None:
         """One write when the value is within the maximum; a second only to clamp a later one."""
         settings = job.service.settings
-        earliest_creation = value - datetime.timedelta(days=settings.max_destruction_days)
+        try:
+            earliest_creation = value - datetime.timedelta(days=settings.max_destruction_days)
+        except OverflowError:  # a value in year 1: always within the maximum
+            earliest_creation = datetime.datetime.min
         change = Change(
             set={"destruction": value},
             condition="#created >= :earliest",

@@ -53,7 +53,7 @@ class ServiceUnavailable(UWSError):
 
 
 class SeeOther(Exception):
-    """A 303 redirect to ``path``, relative to the API root (``async/<id>``)."""
+    """A 303 redirect to ``path``: relative to the API root (``async/<id>``) or a full URL."""
 
     def __init__(self, path: str) -> None:
         super().__init__(path)

@@ -14,7 +14,7 @@ import email.parser
 import email.policy
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from .config import Settings
 from .errors import (
@@ -249,7 +249,10 @@ def _multipart(
 
 
 def see_other(redirect: SeeOther, links: Links) -> Response:
-    return Response(303, "", TEXT, {"Location": links.url(redirect.path)})
+    """A 303 whose Location is absolute: our own paths under the API's base, or a given URL."""
+    absolute = urlsplit(redirect.path).scheme in ("http", "https")
+    location = redirect.path if absolute else links.url(redirect.path)
+    return Response(303, "", TEXT, {"Location": location})
 
 
 def error_response(error: UWSError) -> Response:
