@@ -1,12 +1,11 @@
 """{job}/error: GET the error text of a job in ERROR."""
 
 from aws_lambda_powertools.logging import correlation_paths
-from uws.service import logger, metrics, serve_job_action
+from uws.service import logger, serve_job_action
 
 
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
-@metrics.log_metrics
 def handler(event: dict, context: object) -> dict:
     return serve_job_action("error", event)

@@ -1,12 +1,11 @@
 """/async: GET the caller's job list (PHASE, AFTER, LAST); POST creates a job."""
 
 from aws_lambda_powertools.logging import correlation_paths
-from uws.service import logger, metrics, serve_job_list
+from uws.service import logger, serve_job_list
 
 
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
-@metrics.log_metrics
 def handler(event: dict, context: object) -> dict:
     return serve_job_list(event)

@@ -22,7 +22,12 @@ def test_error_is_404_unless_the_job_is_in_error(api):
 
 def test_error_gives_the_detail_text_or_the_summary(api):
     job_id = api.create()
-    set_item(api, job_id, phase="ERROR", errorSummary={"type": "fatal", "message": "short", "hasDetail": False})
+    set_item(
+        api,
+        job_id,
+        phase="ERROR",
+        errorSummary={"type": "fatal", "message": "short", "hasDetail": False},
+    )
     reply = get(api, job_id, "error")
     assert (reply.status, reply.content_type, reply.body) == (200, TEXT, "short")
     set_item(api, job_id, errorDetail="Traceback …\nValueError: long")
@@ -82,12 +87,15 @@ def test_post_parameters_while_pending(api):
     job_id = api.create(TEXT="old")
     reply = api.request("POST", f"/async/{job_id}/parameters", data={"text": "new", "FAIL": "boom"})
     assert reply.status == 303 and reply.location == f"{BASE}/async/{job_id}"
-    params = {p.get("id"): p.text for p in api.job(job_id).findall("uws:parameters/uws:parameter", UWS)}
+    params = {
+        p.get("id"): p.text for p in api.job(job_id).findall("uws:parameters/uws:parameter", UWS)
+    }
     assert params == {"TEXT": "new", "FAIL": "boom"}
 
 
 @pytest.mark.parametrize(
-    "data", [{"NOPE": "1"}, {"DURATION": "x"}, {"TEXT": ["a", "b"]}, {"TEXT": "ok", "DURATION": "-3"}]
+    "data",
+    [{"NOPE": "1"}, {"DURATION": "x"}, {"TEXT": ["a", "b"]}, {"TEXT": "ok", "DURATION": "-3"}],
 )
 def test_bad_parameter_posts_are_400_and_change_nothing(api, data):
     job_id = api.create(TEXT="keep")
@@ -107,7 +115,9 @@ def test_parameters_are_frozen_after_pending(api, phase):
 def test_multi_valued_parameters_keep_every_value(testing_type):
     api = testing_type
     job_id = api.create(NAME="n", TAGS=["a", "b", "c"])
-    values = [p.text for p in api.job(job_id).findall("uws:parameters/uws:parameter[@id='TAGS']", UWS)]
+    values = [
+        p.text for p in api.job(job_id).findall("uws:parameters/uws:parameter[@id='TAGS']", UWS)
+    ]
     assert values == ["a", "b", "c"]
 
 
@@ -115,7 +125,9 @@ def multipart(fields, files):
     boundary = "----uws-test-boundary"
     parts = []
     for name, value in fields.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        )
     for name, (filename, content, mime) in files.items():
         parts.append(
             f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
@@ -130,7 +142,9 @@ def multipart(fields, files):
 def test_uploaded_parameter_is_by_reference_and_downloads(testing_type):
     api = testing_type
     content = bytes(range(256)) * 10
-    body, headers = multipart({"NAME": "n"}, {"upload": ("table.xml", content, "application/x-votable+xml")})
+    body, headers = multipart(
+        {"NAME": "n"}, {"upload": ("table.xml", content, "application/x-votable+xml")}
+    )
     reply = api.request("POST", "/async", body=body, headers=headers)
     assert reply.status == 303, reply.body
     job_id = reply.location.rsplit("/", 1)[1]
@@ -147,7 +161,9 @@ def test_replacing_an_upload_removes_the_old_file(testing_type):
     body, headers = multipart({"NAME": "n"}, {"UPLOAD": ("a.txt", b"first", "text/plain")})
     job_id = api.request("POST", "/async", body=body, headers=headers).location.rsplit("/", 1)[1]
     body, headers = multipart({}, {"UPLOAD": ("b.txt", b"second", "text/plain")})
-    assert api.request("POST", f"/async/{job_id}/parameters", body=body, headers=headers).status == 303
+    assert (
+        api.request("POST", f"/async/{job_id}/parameters", body=body, headers=headers).status == 303
+    )
     assert len(api.objects(job_id)) == 1
     assert download(api, get(api, job_id, "parameters/UPLOAD").location) == b"second"
 
@@ -159,7 +175,10 @@ def test_refused_upload_leaves_the_job_and_files_as_they_were(testing_type):
     set_item(api, job_id, phase="COMPLETED")
     body, headers = multipart({}, {"UPLOAD": ("b.txt", b"second", "text/plain")})
     with unchanged(api, job_id):
-        assert api.request("POST", f"/async/{job_id}/parameters", body=body, headers=headers).status == 403
+        assert (
+            api.request("POST", f"/async/{job_id}/parameters", body=body, headers=headers).status
+            == 403
+        )
 
 
 def test_files_for_parameters_that_take_none_are_400(testing_type):
@@ -185,7 +204,12 @@ def download(api, url):
 def add_result(api, job_id, name="result", content=b"<VOTABLE/>", mime="application/x-votable+xml"):
     key = f"jobs/{job_id}/results/{name}"
     boto3.client("s3").put_object(Bucket=api.refs["ResultsBucket"], Key=key, Body=content)
-    set_item(api, job_id, phase="COMPLETED", results=[{"id": name, "key": key, "mimeType": mime, "size": len(content)}])
+    set_item(
+        api,
+        job_id,
+        phase="COMPLETED",
+        results=[{"id": name, "key": key, "mimeType": mime, "size": len(content)}],
+    )
 
 
 def test_results_list_is_empty_for_a_new_job(api):

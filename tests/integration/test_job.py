@@ -39,23 +39,36 @@ def test_error_summary_and_results_appear_in_the_document(api):
         job_id,
         phase="ERROR",
         errorSummary={"type": "fatal", "message": "it broke", "hasDetail": True},
-        results=[{"id": "result", "key": f"jobs/{job_id}/results/result", "mimeType": "text/plain", "size": 3}],
+        results=[
+            {
+                "id": "result",
+                "key": f"jobs/{job_id}/results/result",
+                "mimeType": "text/plain",
+                "size": 3,
+            }
+        ],
     )
     root = api.job(job_id)
     summary = root.find("uws:errorSummary", UWS)
     assert summary.get("type") == "fatal" and summary.get("hasDetail") == "true"
     assert text_of(summary, "uws:message") == "it broke"
     result = root.find("uws:results/uws:result", UWS)
-    assert result.get("{http://www.w3.org/1999/xlink}href") == f"{BASE}/async/{job_id}/results/result"
+    assert (
+        result.get("{http://www.w3.org/1999/xlink}href") == f"{BASE}/async/{job_id}/results/result"
+    )
     assert result.get("size") == "3" and result.get("mime-type") == "text/plain"
 
 
-@pytest.mark.parametrize("job_id", ["nope", "x" * 500, "..%2F..%2Fetc%2Fpasswd", "%00" * 22, "a" * 21 + "!"])
+@pytest.mark.parametrize(
+    "job_id", ["nope", "x" * 500, "..%2F..%2Fetc%2Fpasswd", "%00" * 22, "a" * 21 + "!"]
+)
 def test_malformed_ids_are_404_without_touching_dynamodb(api, job_id):
     calls = []
     from uws import aws
 
-    aws.client("dynamodb").meta.events.register("before-call.dynamodb", lambda **kw: calls.append(kw))
+    aws.client("dynamodb").meta.events.register(
+        "before-call.dynamodb", lambda **kw: calls.append(kw)
+    )
     for method in ("GET", "DELETE"):
         reply = api.request(method, f"/async/{job_id}")
         assert reply.status == 404
@@ -99,7 +112,13 @@ def test_post_action_delete_deletes(api):
 
 @pytest.mark.parametrize(
     "data",
-    [{}, {"ACTION": "delete"}, {"ACTION": "RUN"}, {"PHASE": "RUN"}, {"ACTION": "DELETE", "TEXT": "x"}],
+    [
+        {},
+        {"ACTION": "delete"},
+        {"ACTION": "RUN"},
+        {"PHASE": "RUN"},
+        {"ACTION": "DELETE", "TEXT": "x"},
+    ],
 )
 def test_other_posts_to_a_job_are_400_and_change_nothing(api, data):
     job_id = api.create()
@@ -176,11 +195,15 @@ def test_wait_polls_with_backoff(api, monkeypatch):
     settings.cache_clear()
     job_id = api.create()
     reads = []
-    aws.client("dynamodb").meta.events.register("before-call.dynamodb.GetItem", lambda **kw: reads.append(1))
+    aws.client("dynamodb").meta.events.register(
+        "before-call.dynamodb.GetItem", lambda **kw: reads.append(1)
+    )
     api.job(job_id, WAIT="3")
     assert 5 <= len(reads) <= 12  # 0.1 s growing to 0.5 s over 3 s, plus the first read
 
 
-@pytest.mark.parametrize("query", [{"WAIT": "soon"}, {"WAIT": "-2"}, {"WAIT": "1.5"}, {"WAIT": "10", "PHASE": "run"}])
+@pytest.mark.parametrize(
+    "query", [{"WAIT": "soon"}, {"WAIT": "-2"}, {"WAIT": "1.5"}, {"WAIT": "10", "PHASE": "run"}]
+)
 def test_bad_wait_is_400(api, query):
     assert api.request("GET", f"/async/{api.create()}", query=query).status == 400

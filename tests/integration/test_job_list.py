@@ -49,7 +49,10 @@ def test_new_job_has_the_defaults(api):
     from uws.isodt import parseISODT
 
     assert (parseISODT(destruction) - parseISODT(created)).days == 7
-    assert root.find("uws:ownerId", UWS).get("{http://www.w3.org/2001/XMLSchema-instance}nil") == "true"
+    assert (
+        root.find("uws:ownerId", UWS).get("{http://www.w3.org/2001/XMLSchema-instance}nil")
+        == "true"
+    )
 
 
 def test_parameter_names_are_case_insensitive_and_values_kept_exactly(api):
@@ -96,7 +99,9 @@ def test_creation_settings_are_clamped(api):
     assert text_of(root, "uws:executionDuration") == "900"
     from uws.isodt import parseISODT
 
-    span = parseISODT(text_of(root, "uws:destruction")) - parseISODT(text_of(root, "uws:creationTime"))
+    span = parseISODT(text_of(root, "uws:destruction")) - parseISODT(
+        text_of(root, "uws:creationTime")
+    )
     assert span.days == 30
 
 

@@ -63,7 +63,8 @@ def test_abort_on_a_finished_job_is_a_no_op_redirect(api, phase):
 
 
 @pytest.mark.parametrize(
-    "data", [{}, {"PHASE": "run"}, {"PHASE": "PENDING"}, {"PHASE": "SUSPEND"}, {"PHASE": ["RUN", "RUN"]}]
+    "data",
+    [{}, {"PHASE": "run"}, {"PHASE": "PENDING"}, {"PHASE": "SUSPEND"}, {"PHASE": ["RUN", "RUN"]}],
 )
 def test_bad_phase_posts_are_400_and_change_nothing(api, data):
     job_id = api.create()

@@ -3,9 +3,9 @@
 import datetime
 
 import pytest
+from uws.isodt import parseISODT
 
 from tests.conftest import set_item, text_of, unchanged
-from uws.isodt import parseISODT
 
 
 def get(api, job_id, name):
@@ -19,7 +19,8 @@ def post(api, job_id, name, value):
 
 
 @pytest.mark.parametrize(
-    "value, stored", [("120", "120"), (" 60 ", "60"), ("0", "900"), ("901", "900"), ("10000000000000", "900")]
+    "value, stored",
+    [("120", "120"), (" 60 ", "60"), ("0", "900"), ("901", "900"), ("10000000000000", "900")],
 )
 def test_execution_duration_is_set_and_clamped(api, value, stored):
     job_id = api.create()
@@ -103,7 +104,9 @@ def test_junk_gets_the_seeds_exact_message(api):
 def test_destruction_changes_in_any_phase(api, phase):
     job_id = api.create()
     set_item(api, job_id, phase=phase)
-    soon = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    soon = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
     assert post(api, job_id, "destruction", soon).status == 303
     assert get(api, job_id, "destruction") == soon
 

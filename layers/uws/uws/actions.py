@@ -52,6 +52,7 @@ from .phases import (
 )
 from .queue import RunQueue
 from .store import Caller, Change, JobStore, StateConflict, queue_deadline
+from .telemetry import count
 from .xml import MIME as XML
 from .xml import job_document, jobs_document, parameters_document, results_document
 
@@ -140,6 +141,7 @@ class RootAction(JobAction):
     def doDELETE(self, job: JobHandle, request: Request) -> Response:
         deleted = job.service.store.delete(job.id, job.caller, job.service.clock())
         job.service.files.delete_job(deleted.job_id)
+        count("JobsDeleted")
         raise SeeOther("async")
 
     def doPOST(self, job: JobHandle, request: Request) -> Response:
@@ -257,6 +259,7 @@ def enqueue(job: JobHandle) -> None:
     """Send the worker its message; if SQS fails, put the job back to PENDING and say 503."""
     try:
         job.service.queue.send(job.id)
+        count("JobsQueued")
     except Exception:
         job.change(
             Change(
@@ -288,6 +291,7 @@ def abort_job(job: JobHandle) -> None:
         job.change(change)
     except StateConflict:
         return  # already finished
+    count("JobsAborted")
 
 
 class _SettableAction(JobAction):
@@ -662,6 +666,7 @@ def create_job(service: Service, request: Request) -> Job:
         job.phase = Phase.QUEUED
         job.deadline = now + datetime.timedelta(seconds=settings.queue_timeout)
     service.store.create(job)
+    count("JobsCreated")
     if phase == "RUN":
         enqueue(JobHandle(job.job_id, request.caller, service))
     return job
