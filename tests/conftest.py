@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 from lxml import etree
 
 from local import apigateway, resources
+from local.moto_fixes import serialise_dynamodb
 from local.template import functions, load, routes
 
 SCHEMA_DIR = Path(__file__).parent / "schemata"
@@ -146,24 +146,6 @@ class Api:
         return sorted(o["Key"] for o in listing.get("Contents", []))
 
 
-_MOTO_LOCK = threading.RLock()
-
-
-def make_moto_writes_atomic(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DynamoDB applies each request to an item atomically; moto does not (a racing
-    ``version = version + 1`` can be lost, a reply can be built from a half-changed item).
-    Serialise moto's DynamoDB requests so that races test our code, not moto's missing lock."""
-    from moto.dynamodb.responses import DynamoHandler
-
-    original = DynamoHandler.call_action
-
-    def locked(self: Any) -> Any:
-        with _MOTO_LOCK:
-            return original(self)
-
-    monkeypatch.setattr(DynamoHandler, "call_action", locked)
-
-
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """moto in-process with template.yaml's resources; the functions' environment set."""
@@ -172,7 +154,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     from uws.config import settings
 
     _clean_aws_environment()
-    make_moto_writes_atomic(monkeypatch)
+    serialise_dynamodb()
     with mock_aws():
         refs = resources.create_all(load())
         env = resources.function_environment(

@@ -1,0 +1,107 @@
+"""Write events/: one API Gateway REST proxy event per route and method a user would try.
+
+Run ``python -m local.make_events`` after changing routes; the tests invoke every file.
+The events look like what API Gateway sends for the deployed stage (host, stage prefix,
+request context), so they are good for ``sam local invoke -e`` too.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import urlencode
+
+from .apigateway import rest_event
+from .template import ROOT, load, routes
+
+JOB = "Q2ZkR3dmYWtlLWpvYi1pZA"  # an id of our shape; `make invoke` creates the job first
+HOST = "abc123defg.execute-api.eu-west-1.amazonaws.com"
+STAGE = "uws"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+# name: (method, path, query, form)
+CASES = {
+    "jobs-get": ("GET", "/async", {}, None),
+    "jobs-get-filtered": ("GET", "/async", {"PHASE": "COMPLETED", "LAST": "10"}, None),
+    "jobs-post": ("POST", "/async", {}, {"TEXT": "hello", "DURATION": "1", "RUNID": "demo-1"}),
+    "jobs-post-run": ("POST", "/async", {}, {"TEXT": "hello", "PHASE": "RUN"}),
+    "job-get": ("GET", f"/async/{JOB}", {}, None),
+    "job-get-wait": ("GET", f"/async/{JOB}", {"WAIT": "30", "PHASE": "EXECUTING"}, None),
+    "job-delete": ("DELETE", f"/async/{JOB}", {}, None),
+    "job-post-action-delete": ("POST", f"/async/{JOB}", {}, {"ACTION": "DELETE"}),
+    "phase-get": ("GET", f"/async/{JOB}/phase", {}, None),
+    "phase-post-run": ("POST", f"/async/{JOB}/phase", {}, {"PHASE": "RUN"}),
+    "phase-post-abort": ("POST", f"/async/{JOB}/phase", {}, {"PHASE": "ABORT"}),
+    "executionduration-get": ("GET", f"/async/{JOB}/executionduration", {}, None),
+    "executionduration-post": (
+        "POST",
+        f"/async/{JOB}/executionduration",
+        {},
+        {"EXECUTIONDURATION": "120"},
+    ),
+    "destruction-get": ("GET", f"/async/{JOB}/destruction", {}, None),
+    "destruction-post": (
+        "POST",
+        f"/async/{JOB}/destruction",
+        {},
+        {"DESTRUCTION": "2030-01-01T00:00:00Z"},
+    ),
+    "error-get": ("GET", f"/async/{JOB}/error", {}, None),
+    "quote-get": ("GET", f"/async/{JOB}/quote", {}, None),
+    "owner-get": ("GET", f"/async/{JOB}/owner", {}, None),
+    "starttime-get": ("GET", f"/async/{JOB}/startTime", {}, None),
+    "parameters-get": ("GET", f"/async/{JOB}/parameters", {}, None),
+    "parameters-get-one": ("GET", f"/async/{JOB}/parameters/TEXT", {}, None),
+    "parameters-post": (
+        "POST",
+        f"/async/{JOB}/parameters",
+        {},
+        {"TEXT": "changed", "DURATION": "2"},
+    ),
+    "results-get": ("GET", f"/async/{JOB}/results", {}, None),
+    "results-get-one": ("GET", f"/async/{JOB}/results/result", {}, None),
+    "phase-put-not-allowed": ("PUT", f"/async/{JOB}/phase", {}, None),
+}
+
+
+def build(name: str) -> dict:
+    method, path, query, form = CASES[name]
+    from .apigateway import find_route
+
+    found = find_route(routes(load()), path)
+    assert found is not None, path
+    route, params = found
+    headers = {
+        "Accept": "*/*",
+        "User-Agent": "python-requests/2.32 pyvo/1.6",
+        "X-Forwarded-For": "198.51.100.7",
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Proto": "https",
+        **(FORM if form is not None else {}),
+    }
+    event = rest_event(
+        method, route, path, params, query=urlencode(query, doseq=True), headers=headers,
+        body=urlencode(form).encode() if form is not None else b"", stage=STAGE, host=HOST,
+        base_path=f"/{STAGE}",
+    )  # fmt: skip
+    context = event["requestContext"]
+    context.update(
+        accountId="123456789012", apiId="abc123defg", protocol="HTTP/1.1",
+        requestId="c6af9ac6-7b61-11e6-9a41-93e8deadbeef", requestTime="23/Nov/2026:19:00:00 +0000",
+        requestTimeEpoch=1795460400000, extendedRequestId="XyZ123=",
+    )  # fmt: skip
+    context["identity"].update(userAgent=headers["User-Agent"], sourceIp="198.51.100.7")
+    return event
+
+
+def main() -> None:
+    folder = ROOT / "events"
+    folder.mkdir(exist_ok=True)
+    for name in CASES:
+        path = Path(folder, f"{name}.json")
+        path.write_text(json.dumps(build(name), indent=2, sort_keys=True) + "\n")
+    print(f"wrote {len(CASES)} events to {folder}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Every file in events/ drives its function (as `sam local invoke -e` would) to the right answer."""
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+from local.apigateway import find_route
+from local.make_events import CASES, JOB, build
+
+EVENTS = Path(__file__).parents[2] / "events"
+
+EXPECTED = {
+    "jobs-get": 200, "jobs-get-filtered": 200, "jobs-post": 303, "jobs-post-run": 303,
+    "job-get": 200, "job-get-wait": 200, "job-delete": 303, "job-post-action-delete": 303,
+    "phase-get": 200, "phase-post-run": 303, "phase-post-abort": 303,
+    "executionduration-get": 200, "executionduration-post": 303,
+    "destruction-get": 200, "destruction-post": 303,
+    "error-get": 404, "quote-get": 200, "owner-get": 200, "starttime-get": 200,
+    "parameters-get": 200, "parameters-get-one": 200, "parameters-post": 303,
+    "results-get": 200, "results-get-one": 303, "phase-put-not-allowed": 405,
+}  # fmt: skip
+
+
+def seed_job(api):
+    """The job the events name, with a parameter and a result."""
+    from uws.config import settings
+    from uws.isodt import utcnow
+    from uws.job import Result, new_job
+    from uws.store import JobStore
+
+    job = new_job(None, "demo", utcnow(), settings())
+    job.job_id = JOB
+    job.parameters = {"TEXT": ["hello"]}
+    key = f"jobs/{JOB}/results/result"
+    boto3.client("s3").put_object(Bucket=api.refs["ResultsBucket"], Key=key, Body=b"<VOTABLE/>")
+    job.results = [Result("result", key, "application/x-votable+xml", 10)]
+    JobStore(settings().table).create(job)
+
+
+def test_every_route_has_events_and_the_files_are_current():
+    assert sorted(p.stem for p in EVENTS.glob("*.json")) == sorted(CASES)
+    for name in CASES:
+        assert json.loads((EVENTS / f"{name}.json").read_text()) == build(name), (
+            f"events/{name}.json is stale: run python -m local.make_events"
+        )
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_event_file_gets_its_answer(api, name):
+    seed_job(api)
+    event = json.loads((EVENTS / f"{name}.json").read_text())
+    route, _ = find_route(api.routes, event["path"])
+    reply = api.invoke(route.function, event)
+    assert reply.status == EXPECTED[name], reply.body
+    if reply.status == 303:
+        assert reply.location.startswith("https://")
+    if reply.content_type.startswith("text/xml"):
+        api.validate(reply.body)

@@ -1,0 +1,136 @@
+"""Request parsing: bodies, names, identity, and the API's public base URL."""
+
+import base64
+
+import pytest
+from uws.config import Settings, settings
+from uws.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from uws.http import base_url, caller_from_context, parse_request
+
+
+@pytest.fixture
+def config(monkeypatch) -> Settings:
+    for name in ("PUBLIC_BASE_URL", "AUTH_MODE", "MAX_BODY_BYTES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MAX_BODY_BYTES", "1000")
+    settings.cache_clear()
+    yield settings()
+    settings.cache_clear()
+
+
+def event(body=None, content_type="application/x-www-form-urlencoded", b64=False, **extra):
+    return {
+        "httpMethod": "POST",
+        "path": "/async",
+        "headers": {"Content-Type": content_type, "Host": "h.example"},
+        "body": body,
+        "isBase64Encoded": b64,
+        "requestContext": {"path": "/async", "stage": "uws"},
+        **extra,
+    }
+
+
+def test_form_names_are_case_insensitive_and_values_exact(config):
+    request = parse_request(event("phase=RUN&Text=a%26b%20%E2%98%83&text=2"), config)
+    assert request.value("PHASE") == "RUN"
+    assert request.values("TEXT") == ["a&b ☃", "2"]
+    with pytest.raises(BadRequest):
+        request.value("text")
+
+
+def test_query_and_body_are_merged(config):
+    request = parse_request(event("B=2", multiValueQueryStringParameters={"A": ["1", "3"]}), config)
+    assert request.params == [("A", "1"), ("A", "3"), ("B", "2")]
+
+
+def test_base64_bodies_are_decoded(config):
+    body = base64.b64encode(b"TEXT=%C3%A9").decode()
+    assert parse_request(event(body, b64=True), config).value("TEXT") == "é"
+
+
+@pytest.mark.parametrize(
+    "body, b64, error",
+    [
+        ("TEXT=%FF%FE", False, BadRequest),  # percent-escaped invalid UTF-8
+        ("not base64!", True, BadRequest),
+        (base64.b64encode(b"TEXT=\xff").decode(), True, BadRequest),  # raw invalid UTF-8
+        ("TEXT=" + "x" * 2000, False, PayloadTooLarge),
+        ("&".join(f"a{i}=1" for i in range(1001))[:999], False, None),
+    ],
+)
+def test_bad_bodies(config, body, b64, error):
+    if error is None:
+        parse_request(event(body, b64=b64), config)
+    else:
+        with pytest.raises(error):
+            parse_request(event(body, b64=b64), config)
+
+
+def test_too_many_fields(config, monkeypatch):
+    monkeypatch.setenv("MAX_BODY_BYTES", "100000")
+    settings.cache_clear()
+    with pytest.raises(BadRequest):
+        parse_request(event("&".join(f"a{i}=1" for i in range(1001))), settings())
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/xml", "image/png"])
+def test_other_content_types_are_415(config, content_type):
+    with pytest.raises(UnsupportedMediaType):
+        parse_request(event('{"PHASE": "RUN"}', content_type=content_type), config)
+
+
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        ("garbage", "multipart/form-data"),  # no boundary
+        (
+            "--b\r\nContent-Disposition: form-data\r\n\r\nx\r\n--b--\r\n",
+            "multipart/form-data; boundary=b",
+        ),
+    ],
+)
+def test_malformed_multipart_is_400(config, body, content_type):
+    with pytest.raises(BadRequest):
+        parse_request(event(body, content_type=content_type), config)
+
+
+@pytest.mark.parametrize(
+    "context, owner",
+    [
+        ({}, None),
+        ({"authorizer": {"principalId": "alice"}}, "alice"),
+        ({"authorizer": {"claims": {"cognito:username": "bob", "sub": "b-1"}}}, "bob"),
+        ({"authorizer": {"claims": {"sub": "b-1"}}}, "b-1"),
+        ({"identity": {"userArn": "arn:aws:iam::1:user/c"}}, "arn:aws:iam::1:user/c"),
+        ({"identity": {"userArn": None}}, None),
+    ],
+)
+def test_caller_comes_from_the_request_context(context, owner):
+    assert caller_from_context(context).owner == owner
+
+
+@pytest.mark.parametrize(
+    "host, context_path, path, stage, proto, expected",
+    [
+        ("abc.execute-api.eu-west-1.amazonaws.com", "/uws/async/x", "/async/x", "uws", None,
+         "https://abc.execute-api.eu-west-1.amazonaws.com/uws"),
+        ("vo.example.org", "/async/x", "/async/x", "uws", None, "https://vo.example.org"),
+        ("vo.example.org", "/tap/async/x", "/async/x", "uws", None, "https://vo.example.org/tap"),
+        ("127.0.0.1:8000", "/async", "/async", "local", "http", "http://127.0.0.1:8000"),
+    ],
+)  # fmt: skip
+def test_base_url_follows_stage_prefix_and_custom_domains(
+    config, host, context_path, path, stage, proto, expected
+):
+    headers = {"host": host, **({"x-forwarded-proto": proto} if proto else {})}
+    event = {"path": path, "requestContext": {"path": context_path, "stage": stage}}
+    assert base_url(event, headers, config) == expected
+
+
+def test_public_base_url_overrides(monkeypatch):
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://vo.example.org/uws/")
+    settings.cache_clear()
+    try:
+        assert base_url({}, {"host": "x"}, settings()) == "https://vo.example.org/uws"
+    finally:
+        settings.cache_clear()

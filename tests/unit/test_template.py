@@ -1,0 +1,115 @@
+"""template.yaml: routes for every UWS resource and method, least privilege, safe storage."""
+
+import pytest
+
+from local.template import functions, load, resources_of_type, routes
+
+UWS_PATHS = {
+    "/async", "/async/{jobId}", "/async/{jobId}/phase", "/async/{jobId}/executionduration",
+    "/async/{jobId}/destruction", "/async/{jobId}/error", "/async/{jobId}/quote",
+    "/async/{jobId}/owner", "/async/{jobId}/parameters", "/async/{jobId}/parameters/{name}",
+    "/async/{jobId}/results", "/async/{jobId}/results/{id}", "/async/{jobId}/startTime",
+}  # fmt: skip
+WRITES = ("Put", "Update", "Delete", "BatchWrite", "Send", "Create")
+READ_ONLY = [
+    "ErrorFunction",
+    "QuoteFunction",
+    "OwnerFunction",
+    "StartTimeFunction",
+    "ResultsFunction",
+]
+
+
+@pytest.fixture(scope="module")
+def template():
+    return load()
+
+
+def statements(resource):
+    found = []
+    for policy in resource["Properties"].get("Policies", []):
+        if "Statement" in policy:
+            found.extend(policy["Statement"])
+        else:
+            found.append(policy)  # a SAM policy template
+    return found
+
+
+def actions(statement):
+    action = statement.get("Action", [])
+    return [action] if isinstance(action, str) else action
+
+
+def test_every_uws_path_routes_every_method_to_one_function(template):
+    found = routes(template)
+    assert {r.path for r in found} == UWS_PATHS
+    assert all(r.method == "ANY" for r in found)  # so the function answers 405 itself
+    assert len({r.path for r in found}) == len(found)
+
+
+def test_every_function_has_a_thin_handler(template):
+    for spec in functions(template).values():
+        source = spec.file.read_text()
+        assert len(source.splitlines()) <= 15, spec.name
+        assert "boto3" not in source
+
+
+def test_read_only_functions_cannot_write(template):
+    functions_ = resources_of_type(template, "AWS::Serverless::Function")
+    for name in READ_ONLY:
+        for statement in statements(functions_[name]):
+            assert "Action" in statement, f"{name} uses a SAM policy template: {statement}"
+            for action in actions(statement):
+                assert not any(word in action for word in WRITES), (name, action)
+
+
+def test_no_function_has_wildcard_actions_or_resources(template):
+    for name, function in resources_of_type(template, "AWS::Serverless::Function").items():
+        for statement in statements(function):
+            if "Action" not in statement:
+                continue
+            assert all("*" not in a for a in actions(statement)), name
+            resources = statement["Resource"]
+            resources = resources if isinstance(resources, list) else [resources]
+            assert "*" not in resources, name
+
+
+def test_only_the_list_function_queries_the_owner_index(template):
+    for name, function in resources_of_type(template, "AWS::Serverless::Function").items():
+        acts = [a for s in statements(function) if "Action" in s for a in actions(s)]
+        assert ("dynamodb:Query" in acts) == (name == "JobsFunction"), name
+        assert "dynamodb:Scan" not in acts
+
+
+def test_bucket_is_private_encrypted_and_tls_only(template):
+    bucket = template["Resources"]["ResultsBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    policy = template["Resources"]["ResultsBucketPolicy"]["Properties"]["PolicyDocument"]
+    (deny,) = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_table_is_on_demand_recoverable_encrypted_with_the_three_indexes(template):
+    table = template["Resources"]["JobsTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    assert {i["IndexName"] for i in table["GlobalSecondaryIndexes"]} == {
+        "byOwner",
+        "byDestruction",
+        "byDeadline",
+    }
+
+
+def test_queue_has_a_dead_letter_queue(template):
+    queue = template["Resources"]["JobsQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["JobsDeadLetterQueue", "Arn"]
+    }
+
+
+def test_functions_are_traced_by_lambda_not_powertools(template):
+    assert template["Globals"]["Function"]["Tracing"] == "Active"
+    for spec in functions(template).values():
+        assert "Tracer" not in spec.file.read_text()
