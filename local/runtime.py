@@ -1,0 +1,259 @@
+"""The deployment of template.yaml on one machine: moto's server as AWS, functions in-process.
+
+Handlers run exactly the code they run on Lambda: boto3 reaches moto through the standard
+``AWS_ENDPOINT_URL``; functions are loaded by file path with the environment the template
+gives them; API requests become REST proxy events; queue messages reach the functions the
+template subscribes to the queue, as Lambda's event source mapping would; scheduled functions
+run on a timer.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from . import apigateway, resources
+from .moto_fixes import serialise_dynamodb
+from .template import FunctionSpec, functions, load, resolve, routes
+
+REGION = "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class HttpReply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class LocalDeployment:
+    """Start with :meth:`start`, stop with :meth:`stop`; in between, :meth:`http` serves requests."""
+
+    moto_port: int = 0
+    stage: str = "local"
+    template: dict[str, Any] = field(default_factory=load)
+    refs: dict[str, str] = field(default_factory=dict)
+    _moto: Any = None
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _stopping: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.moto_port}"
+
+    def start(self, env: dict[str, str] | None = None) -> LocalDeployment:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server's access log
+        serialise_dynamodb()
+        self.moto_port = self.moto_port or free_port()
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+        self._moto.start()
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": self.endpoint,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+            }
+        )
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        self.refs = resources.create_all(self.template, prefix="uws-local", region=REGION)
+        self.functions = functions(self.template)
+        self.routes = routes(self.template)
+        global_env = self.template.get("Globals", {}).get("Function", {})
+        base_env = global_env.get("Environment", {}).get("Variables", {})
+        os.environ.update(resources.function_environment(self.template, base_env, self.refs))
+        # Lambda's logs go to CloudWatch; here they would drown the terminal. LOG_LEVEL=INFO
+        # shows them, METRICS=1 shows the EMF metric lines too.
+        os.environ["POWERTOOLS_LOG_LEVEL"] = os.environ.get("LOG_LEVEL", "WARNING")
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "false" if os.environ.get("METRICS") else "true"
+        os.environ.update(env or {})
+        self._reset_layer_caches()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+
+    @staticmethod
+    def _reset_layer_caches() -> None:
+        from uws import aws
+        from uws.config import settings
+
+        settings.cache_clear()
+        aws.reset()
+
+    # ---- API Gateway -------------------------------------------------------------------------
+
+    def http(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        host: str,
+    ) -> HttpReply:
+        """Answer one HTTP request as API Gateway and the function behind the route would."""
+        found = apigateway.find_route(self.routes, path)
+        if found is None:  # what API Gateway says for a path it has no resource for
+            return HttpReply(403, {"Content-Type": "application/json"},
+                             b'{"message":"Missing Authentication Token"}')  # fmt: skip
+        route, params = found
+        principal = basic_user(headers)
+        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        headers["X-Forwarded-Proto"] = "http"
+        event = apigateway.rest_event(
+            method, route, path, params, query=query, headers=headers, body=body,
+            principal=principal, stage=self.stage, host=host,
+        )  # fmt: skip
+        result = apigateway.invoke(self.functions[route.function], event)
+        payload = result.get("body") or ""
+        data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
+        return HttpReply(int(result["statusCode"]), dict(result.get("headers") or {}), data)
+
+    # ---- event sources: queues and schedules -----------------------------------------------
+
+    def event_sources(self) -> tuple[list[tuple[FunctionSpec, str, int]], list[FunctionSpec]]:
+        """(function, queue URL, batch size) for SQS events; functions with Schedule events."""
+        queues, schedules = [], []
+        for name, resource in self.template["Resources"].items():
+            if resource["Type"] != "AWS::Serverless::Function":
+                continue
+            for event in resource["Properties"].get("Events", {}).values():
+                if event["Type"] == "SQS":
+                    arn = resolve(event["Properties"]["Queue"], self.refs)
+                    queue = next(k for k, v in self.refs.items() if v == arn).removesuffix(".Arn")
+                    batch = int(event["Properties"].get("BatchSize", 10))
+                    queues.append((self.functions[name], self.refs[queue], batch))
+                elif event["Type"] == "Schedule":
+                    schedules.append(self.functions[name])
+        return queues, schedules
+
+    def start_event_sources(self, workers: int = 4, reaper_every: float = 60.0) -> None:
+        queues, schedules = self.event_sources()
+        for spec, queue_url, batch in queues:
+            for index in range(workers):
+                self._spawn(f"{spec.name}-{index}", self._poll_queue, spec, queue_url, batch)
+        for spec in schedules:
+            self._spawn(spec.name, self._every, spec, reaper_every)
+
+    def _spawn(self, name: str, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _poll_queue(self, spec: FunctionSpec, queue_url: str, batch: int) -> None:
+        """Lambda's SQS event source mapping: receive, invoke, delete what succeeded."""
+        sqs = boto3.client("sqs", endpoint_url=self.endpoint, region_name=REGION)
+        while not self._stopping.is_set():
+            try:
+                got = sqs.receive_message(
+                    QueueUrl=queue_url, MaxNumberOfMessages=batch, WaitTimeSeconds=1,
+                    AttributeNames=["All"],
+                )  # fmt: skip
+            except Exception:
+                if self._stopping.is_set():
+                    return
+                time.sleep(0.5)
+                continue
+            messages = got.get("Messages", [])
+            if messages:
+                self.deliver(spec, queue_url, messages, sqs)
+
+    def deliver(self, spec: FunctionSpec, queue_url: str, messages: list[dict], sqs: Any) -> None:
+        event = sqs_event(queue_url, messages)
+        try:
+            result = apigateway.invoke(spec, event) or {}
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        except Exception:
+            failed = {m["MessageId"] for m in messages}  # the whole batch comes back
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
+                ],
+            )
+
+    def _every(self, spec: FunctionSpec, seconds: float) -> None:
+        while not self._stopping.wait(seconds):
+            try:
+                apigateway.invoke(spec, scheduled_event())
+            except Exception:  # the next tick tries again, as EventBridge would
+                continue
+
+
+def basic_user(headers: dict[str, str]) -> str | None:
+    """The user name of HTTP Basic credentials (the password is not checked locally)."""
+    value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    scheme, _, encoded = value.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        user = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")[0]
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return user or None
+
+
+def sqs_event(queue_url: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    queue_name = queue_url.rsplit("/", 1)[-1]
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:{resources.ACCOUNT}:{queue_name}",
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+    }
+
+
+def scheduled_event() -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": resources.ACCOUNT,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:{resources.ACCOUNT}:rule/uws-reaper"],
+        "detail": {},
+    }
+
+
+def dumps(reply: Any) -> str:
+    return json.dumps(reply, indent=2, sort_keys=True, default=str)

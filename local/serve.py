@@ -1,0 +1,92 @@
+"""``make serve``: the whole deployment on 127.0.0.1, moto as AWS, until Ctrl-C.
+
+python -m local.serve [--port 8000] [--workers 4] [--reaper-every 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from .runtime import LocalDeployment
+
+MAX_BODY = 10 * 1024 * 1024  # API Gateway's own payload limit
+
+
+class ApiGatewayHandler(BaseHTTPRequestHandler):
+    """Turns each HTTP request into the REST proxy event API Gateway would send."""
+
+    deployment: LocalDeployment
+    protocol_version = "HTTP/1.1"
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self._reply(
+                413, {"Content-Type": "application/json"}, b'{"message":"Request Too Long"}'
+            )
+            self.close_connection = True
+            return
+        body = self.rfile.read(length) if length else b""
+        url = urlsplit(self.path)
+        host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_address[1]}"
+        reply = self.deployment.http(
+            self.command, url.path, url.query, dict(self.headers.items()), body, host
+        )
+        self._reply(reply.status, reply.headers, b"" if self.command == "HEAD" else reply.body)
+
+    def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in ("content-length", "connection"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 -- the base's name
+        if os.environ.get("ACCESS_LOG"):
+            super().log_message(format, *args)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", 4)))
+    parser.add_argument(
+        "--reaper-every", type=float, default=float(os.environ.get("REAPER_EVERY", 60))
+    )
+    args = parser.parse_args(argv)
+
+    deployment = LocalDeployment().start()
+    deployment.start_event_sources(workers=args.workers, reaper_every=args.reaper_every)
+    ApiGatewayHandler.deployment = deployment
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), ApiGatewayHandler)
+    server.daemon_threads = True
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    print(f"UWS job service at {base}/async  (embedded AWS: moto at {deployment.endpoint})")
+    print(f"try: curl -i -d TEXT=hello -d PHASE=RUN {base}/async")
+    sys.stdout.flush()
+
+    def stop(*_: object) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+        deployment.stop()
+        print("stopped")
+
+
+if __name__ == "__main__":
+    main()
