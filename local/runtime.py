@@ -44,7 +44,7 @@ class HttpReply:
 
 @dataclass
 class LocalDeployment:
-    """Start with :meth:`start`, stop with :meth:`stop`; in between, :meth:`http` serves requests."""
+    """Start with :meth:`start`, stop with :meth:`stop`; :meth:`http` serves requests between."""
 
     moto_port: int = 0
     stage: str = "local"

@@ -51,7 +51,7 @@ class ApiGatewayHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 -- the base's name
+    def log_message(self, format: str, *args: object) -> None:
         if os.environ.get("ACCESS_LOG"):
             super().log_message(format, *args)
 
