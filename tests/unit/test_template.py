@@ -74,11 +74,42 @@ def test_no_function_has_wildcard_actions_or_resources(template):
             assert "*" not in resources, name
 
 
-def test_only_the_list_function_queries_the_owner_index(template):
+def test_queries_go_to_indexes_and_nothing_scans(template):
     for name, function in resources_of_type(template, "AWS::Serverless::Function").items():
         acts = [a for s in statements(function) if "Action" in s for a in actions(s)]
-        assert ("dynamodb:Query" in acts) == (name == "JobsFunction"), name
-        assert "dynamodb:Scan" not in acts
+        assert "dynamodb:Scan" not in acts, name
+        queried = [
+            str(r)
+            for s in statements(function)
+            if "dynamodb:Query" in actions(s)
+            for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+        ]
+        if name == "JobsFunction":
+            assert any("index/byOwner" in r for r in queried)
+        elif name == "ReaperFunction":
+            assert all("index/byDestruction" in r or "index/byDeadline" in r for r in queried)
+            assert queried
+        else:
+            assert queried == [], name
+
+
+def test_only_the_worker_writes_results(template):
+    for name, function in resources_of_type(template, "AWS::Serverless::Function").items():
+        for statement in statements(function):
+            if "s3:PutObject" in actions(statement):
+                resource = str(statement["Resource"])
+                assert name == "WorkerFunction" or "uploads" in resource, name
+
+
+def test_worker_outlives_the_longest_job_and_the_queue_outlives_the_worker(template):
+    resources = template["Resources"]
+    worker = resources["WorkerFunction"]["Properties"]
+    longest = template["Parameters"]["MaxExecutionDuration"]["MaxValue"]
+    assert worker["Timeout"] > longest
+    assert resources["JobsQueue"]["Properties"]["VisibilityTimeout"] >= 6 * worker["Timeout"]
+    queue_event = worker["Events"]["Queue"]["Properties"]
+    assert queue_event["BatchSize"] == 1
+    assert queue_event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
 def test_bucket_is_private_encrypted_and_tls_only(template):

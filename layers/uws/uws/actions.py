@@ -72,7 +72,11 @@ class Service:
 
     @property
     def job_type(self) -> JobType:
+        """The type new jobs get: the deployment's JOB_TYPE."""
         return job_type(self.settings.job_type)
+
+    def job_type_of(self, job: Job) -> JobType:
+        return job_type(job.job_type)
 
 
 class JobHandle:

@@ -43,7 +43,7 @@ def settings() -> Settings:
         job_type=os.environ.get("JOB_TYPE", "demo"),
         auth_mode=os.environ.get("AUTH_MODE", "anonymous").lower(),
         default_execution_duration=_int("DEFAULT_EXECUTION_DURATION", 600),
-        max_execution_duration=_int("MAX_EXECUTION_DURATION", 900),
+        max_execution_duration=_int("MAX_EXECUTION_DURATION", 870),
         default_destruction_days=_int("DEFAULT_DESTRUCTION_DAYS", 7),
         max_destruction_days=_int("MAX_DESTRUCTION_DAYS", 30),
         wait_cap=_int("WAIT_CAP_SECONDS", 20),

@@ -8,6 +8,7 @@ cost about 650 ms of cold start).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .actions import JobActions, JobHandle, JobList, Service, call_method
@@ -78,3 +79,18 @@ def _respond(event: dict[str, Any], act: Any) -> dict[str, Any]:
         },
     )
     return response.to_api_gateway()
+
+
+def run_queued_job(record: Any) -> None:
+    """The worker's SQS record handler: an exception here returns the message to the queue."""
+    from .worker import run_job
+
+    job_id = json.loads(record.body)["jobId"]
+    logger.thread_safe_append_keys(job_id=job_id)
+    run_job(job_id, build_service())
+
+
+def sweep_jobs() -> dict[str, int]:
+    from .reaper import sweep
+
+    return vars(sweep(build_service()))

@@ -37,9 +37,13 @@ _deserialize = TypeDeserializer().deserialize
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is asking: the owner id from the API Gateway request context, None if anonymous."""
+    """Who is asking: the owner id from the API Gateway request context, None if anonymous.
+
+    ``system`` is the service itself (worker, reaper): it may touch any job.
+    """
 
     owner: str | None
+    system: bool = False
 
     @property
     def owner_key(self) -> str:
@@ -183,6 +187,53 @@ class JobStore:
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return refs[:last] if last is not None else refs
 
+    def due(self, index: str, now: datetime.datetime, limit: int) -> Iterator[dict[str, Any]]:
+        """Index entries whose time (destruction or deadline) is at or before ``now``, across
+        the shards: what is read grows with what is due, never with the jobs stored."""
+        shard_key, time_key = {
+            DESTRUCTION_INDEX: ("destructionShard", "destruction"),
+            DEADLINE_INDEX: ("deadlineShard", "deadline"),
+        }[index]
+        found = 0
+        for number in range(SHARDS):
+            request: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": index,
+                "KeyConditionExpression": "#s = :s AND #t <= :now",
+                "ExpressionAttributeNames": {"#s": shard_key, "#t": time_key},
+                "ExpressionAttributeValues": {":s": {"S": str(number)}, ":now": {"S": stamp(now)}},
+                "Limit": limit,
+            }
+            while found < limit:
+                request["Limit"] = limit - found
+                with _aws_errors():
+                    page = self._db.query(**request)
+                for item in page.get("Items", []):
+                    found += 1
+                    yield {k: _deserialize(v) for k, v in item.items()}
+                if "LastEvaluatedKey" not in page:
+                    break
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            if found >= limit:
+                return
+
+    def delete_expired(self, job_id: str, now: datetime.datetime) -> bool:
+        """Delete a job whose destruction time has passed; False if it is gone or was extended."""
+        try:
+            with _aws_errors():
+                self._db.delete_item(
+                    TableName=self.table,
+                    Key={"jobId": {"S": job_id}},
+                    ConditionExpression="#d <= :now",
+                    ExpressionAttributeNames={"#d": "destruction"},
+                    ExpressionAttributeValues={":now": {"S": stamp(now)}},
+                )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     # ---- writes -----------------------------------------------------------------------------
 
     def create(self, job: Job) -> None:
@@ -247,17 +298,22 @@ class JobStore:
         return job_from_item(response["Attributes"])
 
 
+SYSTEM = Caller(owner=None, system=True)
+
+
 def _access_condition(expr: _Expression, caller: Caller, now: datetime.datetime) -> str:
     """The job exists, is not past its destruction, and the caller may touch it."""
+    alive = (
+        f"attribute_exists({expr.name('jobId')})"
+        f" AND {expr.name('destruction')} > {expr.value(stamp(now))}"
+    )
+    if caller.system:
+        return alive
     owner = expr.name("owner")
     visible = f"attribute_not_exists({owner})"
     if caller.owner is not None:
         visible += f" OR {owner} = {expr.value(caller.owner)}"
-    return (
-        f"attribute_exists({expr.name('jobId')})"
-        f" AND {expr.name('destruction')} > {expr.value(stamp(now))}"
-        f" AND ({visible})"
-    )
+    return f"{alive} AND ({visible})"
 
 
 def _explain(job: Job | None, caller: Caller, now: datetime.datetime) -> None:
@@ -266,7 +322,7 @@ def _explain(job: Job | None, caller: Caller, now: datetime.datetime) -> None:
         raise NotFound(
             "No such job: it never existed, was deleted or is past its destruction time."
         )
-    if job.owner is not None and job.owner != caller.owner:
+    if job.owner is not None and job.owner != caller.owner and not caller.system:
         raise Forbidden("This job belongs to another owner.")
 
 

@@ -1,0 +1,81 @@
+"""The scheduled sweep: destroy jobs past their destruction time, end jobs past their deadline.
+
+Both come from index queries over the few shards of the destruction and deadline indexes, so
+a sweep reads what is due, never the whole table. Each change is conditional, so two sweeps
+that overlap (or a client acting at the same moment) do each thing at most once. A sweep is
+bounded; what it leaves is still due and the next sweep takes it up.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from .actions import Service
+from .errors import NotFound
+from .job import ErrorSummary
+from .phases import Phase
+from .store import (
+    DEADLINE_INDEX,
+    DESTRUCTION_INDEX,
+    SYSTEM,
+    Change,
+    StateConflict,
+    error_summary_value,
+)
+from .telemetry import count, logger
+from .worker import DEADLINE_MESSAGE
+
+NEVER_STARTED = "The job was queued but never started; please run it again."
+GRACE = datetime.timedelta(seconds=30)  # a running job's own check() ends it first
+
+
+@dataclass
+class SweepReport:
+    destroyed: int = 0
+    timed_out: int = 0
+    recovered: int = 0
+
+
+def sweep(service: Service, limit: int = 1000) -> SweepReport:
+    report = SweepReport()
+    now = service.clock()
+    for entry in list(service.store.due(DESTRUCTION_INDEX, now, limit)):
+        job_id = entry["jobId"]
+        if service.store.delete_expired(job_id, now):
+            service.files.delete_job(job_id)
+            report.destroyed += 1
+            count("JobsDestroyed")
+    for entry in list(service.store.due(DEADLINE_INDEX, now - GRACE, limit)):
+        outcome = _end_overdue(service, entry["jobId"], Phase(entry["phase"]), now)
+        if outcome == Phase.EXECUTING:
+            report.timed_out += 1
+            count("JobsTimedOut")
+        elif outcome == Phase.QUEUED:
+            report.recovered += 1
+            count("JobsRecovered")
+    logger.info("sweep done", extra=vars(report))
+    return report
+
+
+def _end_overdue(
+    service: Service, job_id: str, phase: Phase, now: datetime.datetime
+) -> Phase | None:
+    """End a job stuck in QUEUED or EXECUTING past its deadline in ERROR; return the phase it
+    was in, or None if it had moved on meanwhile."""
+    message = DEADLINE_MESSAGE if phase == Phase.EXECUTING else NEVER_STARTED
+    change = Change(
+        set={"phase": Phase.ERROR, "endTime": now,
+             "errorSummary": error_summary_value(ErrorSummary(message))},
+        remove=("deadline", "deadlineShard"),
+        phases={phase},
+        condition="#deadline <= :cut",
+        names={"#deadline": "deadline"},
+        values={":cut": now - GRACE},
+    )  # fmt: skip
+    try:
+        service.store.update(job_id, SYSTEM, now, change)
+    except (StateConflict, NotFound):
+        return None
+    logger.info("overdue job ended", extra={"job_id": job_id, "was": str(phase)})
+    return phase

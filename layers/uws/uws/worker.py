@@ -1,0 +1,208 @@
+"""Running jobs: the context a job type's callable gets, and one run from QUEUED to its end.
+
+A run takes the job QUEUED → EXECUTING in one conditional write (so a redelivered message,
+or one for an aborted or deleted job, does nothing), calls the job type, and ends the job
+COMPLETED, ERROR or ABORTED. Every write is conditional on the job still EXECUTING: when the
+client aborted meanwhile, the run's own writes fail their condition and change nothing.
+
+A job type's callable gets a :class:`JobContext`::
+
+    def run(ctx: JobContext) -> None:
+        ctx.parameters["TEXT"]          # the job's parameters (single values as str)
+        ctx.check()                     # raises if the job was aborted or ran out of time
+        ctx.progress(done="50%")        # shown in the job's jobInfo
+        ctx.write_result("result", b"...", "text/plain")   # main result: "result"
+        ctx.read_upload("UPLOAD")       # the bytes of an uploaded parameter
+        ctx.deadline, ctx.logger, ctx.job_id
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .actions import Service
+from .errors import NotFound
+from .files import result_key
+from .job import ErrorSummary, Job, Result
+from .phases import Phase
+from .store import SYSTEM, Change, StateConflict, error_summary_value, shard
+from .telemetry import count, logger
+
+DEADLINE_MESSAGE = "The job exceeded its execution duration and was stopped."
+CHECK_INTERVAL = 1.0  # seconds between reads of the job's phase in check()
+
+
+class JobStopped(Exception):
+    """Raised by :meth:`JobContext.check`: the job must stop now."""
+
+
+class JobAborted(JobStopped):
+    pass
+
+
+class DeadlineExceeded(JobStopped):
+    pass
+
+
+class JobFailed(Exception):
+    """Raise this from a job type to end the job in ERROR with exactly this message."""
+
+
+@dataclass
+class JobContext:
+    """What a job type's callable gets: parameters, result writing, check(), progress."""
+
+    job: Job
+    service: Service
+    deadline: datetime.datetime
+    results: list[Result] = field(default_factory=list)
+    _last_check: float = 0.0
+
+    @property
+    def job_id(self) -> str:
+        return self.job.job_id
+
+    @property
+    def logger(self) -> Any:
+        return logger
+
+    @property
+    def parameters(self) -> dict[str, str | list[str]]:
+        """Single-valued parameters as their value, multi-valued ones as lists; declared
+        defaults fill in what the client left out."""
+        declared = self.service.job_type_of(self.job).parameters
+        values: dict[str, str | list[str]] = {
+            p.name: p.default for p in declared if p.default is not None
+        }
+        for parameter in declared:
+            given = self.job.parameters.get(parameter.name)
+            if given:
+                values[parameter.name] = given if parameter.multiple else given[0]
+        return values
+
+    def read_upload(self, name: str) -> bytes:
+        return self.service.files.read(self.job.uploads[name].key)
+
+    def check(self) -> None:
+        """Raise JobStopped if the deadline passed or (read at most once a second) the job
+        was aborted or deleted."""
+        if self.service.clock() >= self.deadline:
+            raise DeadlineExceeded(DEADLINE_MESSAGE)
+        now = time.monotonic()
+        if now - self._last_check < CHECK_INTERVAL:
+            return
+        self._last_check = now
+        current = self.service.store.get(self.job_id)
+        if current is None or current.phase != Phase.EXECUTING:
+            raise JobAborted("The job was aborted or deleted.")
+
+    def progress(self, **info: str) -> None:
+        """Show progress in the job's jobInfo (kept only while the job executes)."""
+        self._executing_write(Change(set={f"jobInfo.{k}": str(v) for k, v in info.items()}))
+
+    def write_result(
+        self, name: str, data: bytes | str | Path, mime_type: str = "application/octet-stream"
+    ) -> Result:
+        """Store a result file under the job's prefix and list it in the job at once, so
+        results written before an abort stay listed."""
+        if isinstance(data, Path):
+            data = data.read_bytes()
+        elif isinstance(data, str):
+            data = data.encode("utf-8")
+        key = result_key(self.job_id, name)
+        size = self.service.files.put(key, data, mime_type)
+        result = Result(name, key, mime_type, size)
+        results = [r for r in self.results if r.id != name] + [result]
+        try:
+            self._executing_write(Change(set={"results": [_result_value(r) for r in results]}))
+        except JobStopped:
+            if all(r.key != key for r in self.results):
+                self.service.files.delete_keys([key])  # nothing lists it: leave nothing behind
+            raise
+        self.results = results
+        return result
+
+    def _executing_write(self, change: Change) -> None:
+        change.phases = {Phase.EXECUTING}
+        try:
+            self.service.store.update(self.job_id, SYSTEM, self.service.clock(), change)
+        except StateConflict:
+            raise JobAborted("The job was aborted.") from None
+        except NotFound:
+            raise JobAborted("The job was deleted.") from None
+
+
+def _result_value(result: Result) -> dict[str, Any]:
+    return {"id": result.id, "key": result.key, "mimeType": result.mime_type, "size": result.size}
+
+
+def run_job(job_id: str, service: Service) -> Phase | None:
+    """Run one queued job to its end; return its final phase, or None if it was not ours to run."""
+    now = service.clock()
+    store = service.store
+    try:
+        job = store.load(job_id, SYSTEM, now)
+    except NotFound:
+        logger.info("job gone before it ran", extra={"job_id": job_id})
+        return None
+    deadline = now + datetime.timedelta(seconds=job.execution_duration)
+    start = Change(
+        set={"phase": Phase.EXECUTING, "startTime": now, "deadline": deadline,
+             "deadlineShard": shard(job_id), "jobInfo": {}},
+        phases={Phase.QUEUED},
+    )  # fmt: skip
+    try:
+        job = store.update(job_id, SYSTEM, now, start)
+    except StateConflict as conflict:
+        logger.info("not running", extra={"job_id": job_id, "phase": conflict.job.phase})
+        return None
+    context = JobContext(job, service, deadline)
+    logger.info("job started", extra={"job_id": job_id, "job_type": job.job_type})
+    try:
+        service.job_type_of(job).run(context)  # type: ignore[misc]
+    except JobAborted:
+        logger.info("job stopped: aborted", extra={"job_id": job_id})
+        return Phase.ABORTED
+    except DeadlineExceeded:
+        return _finish(context, Phase.ERROR, ErrorSummary(DEADLINE_MESSAGE), None)
+    except JobFailed as failure:
+        return _finish(context, Phase.ERROR, ErrorSummary(str(failure)), None)
+    except Exception as error:
+        detail = "".join(traceback.format_exception(error))
+        message = f"{type(error).__name__}: {error}"
+        summary = ErrorSummary(message, has_detail=True)
+        return _finish(context, Phase.ERROR, summary, detail)
+    return _finish(context, Phase.COMPLETED, None, None)
+
+
+def _finish(
+    context: JobContext, phase: Phase, summary: ErrorSummary | None, detail: str | None
+) -> Phase:
+    """EXECUTING → the end phase, in one conditional write; an aborted job stays ABORTED."""
+    service = context.service
+    values: dict[str, Any] = {"phase": phase, "endTime": service.clock()}
+    if summary is not None:
+        values["errorSummary"] = error_summary_value(summary)
+        count("JobsFailed")
+    if detail is not None:
+        values["errorDetail"] = detail
+    change = Change(set=values, remove=("deadline", "deadlineShard"), phases={Phase.EXECUTING})
+    try:
+        service.store.update(context.job_id, SYSTEM, service.clock(), change)
+    except StateConflict as conflict:
+        logger.info(
+            "job ended elsewhere", extra={"job_id": context.job_id, "phase": conflict.job.phase}
+        )
+        return conflict.job.phase
+    except NotFound:  # deleted while running: remove what the run wrote
+        service.files.delete_job(context.job_id)
+        return Phase.ABORTED
+    logger.info("job ended", extra={"job_id": context.job_id, "phase": str(phase)})
+    if phase == Phase.COMPLETED:
+        count("JobsCompleted")
+    return phase
