@@ -94,13 +94,39 @@ def build(name: str) -> dict:
     return event
 
 
+def worker_event() -> dict:
+    """What SQS hands the worker for one queued job (batch size 1)."""
+    from .runtime import sqs_event
+
+    message = {
+        "MessageId": "059f36b4-87a3-44ab-83d2-661975830a7d",
+        "ReceiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a...",
+        "Body": json.dumps({"jobId": JOB}),
+        "Attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795460400000"},
+        "MD5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+    }
+    return sqs_event("https://sqs.eu-west-1.amazonaws.com/123456789012/uws-JobsQueue", [message])
+
+
+def reaper_event() -> dict:
+    from .runtime import scheduled_event
+
+    return {**scheduled_event(), "id": "cdc73f9d-aea9-11e3-9d5a-835b769c0d9c",
+            "time": "2026-11-23T19:00:00Z"}  # fmt: skip
+
+
+OTHER_EVENTS = {"worker-sqs": worker_event, "reaper-scheduled": reaper_event}
+
+
 def main() -> None:
     folder = ROOT / "events"
     folder.mkdir(exist_ok=True)
     for name in CASES:
         path = Path(folder, f"{name}.json")
         path.write_text(json.dumps(build(name), indent=2, sort_keys=True) + "\n")
-    print(f"wrote {len(CASES)} events to {folder}")
+    for name, make in OTHER_EVENTS.items():
+        Path(folder, f"{name}.json").write_text(json.dumps(make(), indent=2, sort_keys=True) + "\n")
+    print(f"wrote {len(CASES) + len(OTHER_EVENTS)} events to {folder}")
 
 
 if __name__ == "__main__":

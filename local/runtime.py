@@ -182,23 +182,7 @@ class LocalDeployment:
                 continue
             messages = got.get("Messages", [])
             if messages:
-                self.deliver(spec, queue_url, messages, sqs)
-
-    def deliver(self, spec: FunctionSpec, queue_url: str, messages: list[dict], sqs: Any) -> None:
-        event = sqs_event(queue_url, messages)
-        try:
-            result = apigateway.invoke(spec, event) or {}
-            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
-        except Exception:
-            failed = {m["MessageId"] for m in messages}  # the whole batch comes back
-        done = [m for m in messages if m["MessageId"] not in failed]
-        if done:
-            sqs.delete_message_batch(
-                QueueUrl=queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
-                ],
-            )
+                deliver(spec, queue_url, messages, sqs)
 
     def _every(self, spec: FunctionSpec, seconds: float) -> None:
         while not self._stopping.wait(seconds):
@@ -206,6 +190,24 @@ class LocalDeployment:
                 apigateway.invoke(spec, scheduled_event())
             except Exception:  # the next tick tries again, as EventBridge would
                 continue
+
+
+def deliver(spec: FunctionSpec, queue_url: str, messages: list[dict], sqs: Any) -> None:
+    """Invoke a function with a batch of messages; delete those it did not report failed."""
+    event = sqs_event(queue_url, messages)
+    try:
+        result = apigateway.invoke(spec, event) or {}
+        failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+    except Exception:
+        failed = {m["MessageId"] for m in messages}  # the whole batch comes back
+    done = [m for m in messages if m["MessageId"] not in failed]
+    if done:
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
+            ],
+        )
 
 
 def basic_user(headers: dict[str, str]) -> str | None:

@@ -119,6 +119,27 @@ class Api:
 
     # conveniences for the common steps of a job's life
 
+    def work(self, max_messages: int = 10) -> list[dict[str, Any]]:
+        """Deliver what is queued to the worker, as Lambda's event source mapping (batch 1)."""
+        from local.runtime import deliver
+
+        sqs = boto3.client("sqs")
+        delivered = []
+        for _ in range(max_messages):
+            got = sqs.receive_message(QueueUrl=self.refs["JobsQueue"], MaxNumberOfMessages=1).get(
+                "Messages", []
+            )
+            if not got:
+                break
+            deliver(self.functions["WorkerFunction"], self.refs["JobsQueue"], got, sqs)
+            delivered.extend(got)
+        return delivered
+
+    def sweep(self) -> dict[str, int]:
+        from local.runtime import scheduled_event
+
+        return apigateway.invoke(self.functions["ReaperFunction"], scheduled_event())
+
     def create(self, owner: str | None = None, **params: Any) -> str:
         reply = self.request("POST", "/async", data=params, owner=owner)
         assert reply.status == 303, reply.body

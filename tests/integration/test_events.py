@@ -6,8 +6,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-from local.apigateway import find_route
-from local.make_events import CASES, JOB, build
+from tests.conftest import set_item
+
+from local.apigateway import find_route, invoke
+from local.make_events import CASES, JOB, OTHER_EVENTS, build
 
 EVENTS = Path(__file__).parents[2] / "events"
 
@@ -40,11 +42,34 @@ def seed_job(api):
 
 
 def test_every_route_has_events_and_the_files_are_current():
-    assert sorted(p.stem for p in EVENTS.glob("*.json")) == sorted(CASES)
-    for name in CASES:
-        assert json.loads((EVENTS / f"{name}.json").read_text()) == build(name), (
+    assert sorted(p.stem for p in EVENTS.glob("*.json")) == sorted([*CASES, *OTHER_EVENTS])
+    expected = {**{n: build(n) for n in CASES}, **{n: make() for n, make in OTHER_EVENTS.items()}}
+    for name, event in expected.items():
+        if name == "reaper-scheduled":
+            continue  # ids and times are the schedule's own
+        assert json.loads((EVENTS / f"{name}.json").read_text()) == event, (
             f"events/{name}.json is stale: run python -m local.make_events"
         )
+
+
+def test_worker_event_runs_the_queued_job(api):
+    seed_job(api)
+    set_item(api, JOB, phase="QUEUED", results=[])
+    event = json.loads((EVENTS / "worker-sqs.json").read_text())
+    assert invoke(api.functions["WorkerFunction"], event) == {"batchItemFailures": []}
+    assert api.item(JOB)["phase"]["S"] == "COMPLETED"
+
+
+def test_reaper_event_sweeps(api):
+    seed_job(api)
+    set_item(api, JOB, destruction="2001-01-01T00:00:00.000000Z")
+    event = json.loads((EVENTS / "reaper-scheduled.json").read_text())
+    assert invoke(api.functions["ReaperFunction"], event) == {
+        "destroyed": 1,
+        "recovered": 0,
+        "timed_out": 0,
+    }
+    assert api.item(JOB) is None
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
