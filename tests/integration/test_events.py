@@ -6,10 +6,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.conftest import set_item
-
 from local.apigateway import find_route, invoke
 from local.make_events import CASES, JOB, OTHER_EVENTS, build
+from tests.conftest import set_item
 
 EVENTS = Path(__file__).parents[2] / "events"
 

@@ -15,8 +15,9 @@ def use_run(monkeypatch, fn):
     """Give the ``testing`` job type a callable for this test."""
     import dataclasses
 
-    from tests.jobtypes_for_tests import TESTING
     from uws import jobtypes
+
+    from tests.jobtypes_for_tests import TESTING
 
     monkeypatch.setitem(jobtypes._REGISTRY, "testing", dataclasses.replace(TESTING, run=fn))
 
