@@ -24,9 +24,10 @@ import boto3
 
 from . import apigateway, resources
 from .moto_fixes import serialise_dynamodb
-from .template import FunctionSpec, functions, load, resolve, routes
+from .template import ROOT, FunctionSpec, functions, load, resolve, routes
 
 REGION = "us-east-1"
+STATE_FILE = ROOT / ".uws-local.json"  # where a running `make serve` tells `make invoke` its AWS
 
 
 def free_port() -> int:
@@ -77,6 +78,21 @@ class LocalDeployment:
         )
         os.environ.pop("AWS_SESSION_TOKEN", None)
         self.refs = resources.create_all(self.template, prefix="uws-local", region=REGION)
+        self._configure(env)
+        return self
+
+    def attach(self, endpoint: str, refs: dict[str, str]) -> LocalDeployment:
+        """Use the embedded AWS another process started (a running `make serve`)."""
+        self.moto_port = int(endpoint.rsplit(":", 1)[1])
+        os.environ.update(
+            {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "local",
+             "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": REGION}
+        )  # fmt: skip
+        self.refs = refs
+        self._configure(None)
+        return self
+
+    def _configure(self, env: dict[str, str] | None) -> None:
         self.functions = functions(self.template)
         self.routes = routes(self.template)
         global_env = self.template.get("Globals", {}).get("Function", {})
@@ -88,7 +104,6 @@ class LocalDeployment:
         os.environ["POWERTOOLS_METRICS_DISABLED"] = "false" if os.environ.get("METRICS") else "true"
         os.environ.update(env or {})
         self._reset_layer_caches()
-        return self
 
     def stop(self) -> None:
         self._stopping.set()

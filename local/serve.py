@@ -6,6 +6,7 @@ python -m local.serve [--port 8000] [--workers 4] [--reaper-every 60]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -13,7 +14,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from .runtime import LocalDeployment
+from .runtime import STATE_FILE, LocalDeployment
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's own payload limit
 
@@ -71,6 +72,13 @@ def main(argv: list[str] | None = None) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", args.port), ApiGatewayHandler)
     server.daemon_threads = True
     base = f"http://127.0.0.1:{server.server_address[1]}"
+    state = {
+        "pid": os.getpid(),
+        "endpoint": deployment.endpoint,
+        "refs": deployment.refs,
+        "url": base,
+    }
+    STATE_FILE.write_text(json.dumps(state))
     print(f"UWS job service at {base}/async  (embedded AWS: moto at {deployment.endpoint})")
     print(f"try: curl -i -d TEXT=hello -d PHASE=RUN {base}/async")
     sys.stdout.flush()
@@ -85,6 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         server.server_close()
         deployment.stop()
+        STATE_FILE.unlink(missing_ok=True)
         print("stopped")
 
 
