@@ -59,7 +59,11 @@ class LocalDeployment:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.moto_port}"
 
-    def start(self, env: dict[str, str] | None = None) -> LocalDeployment:
+    def start(
+        self, env: dict[str, str] | None = None, parameters: dict[str, str] | None = None
+    ) -> LocalDeployment:
+        """Start moto and create the resources; ``parameters`` override the template's
+        defaults, as ``sam deploy --parameter-overrides`` would."""
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server's access log
@@ -78,6 +82,10 @@ class LocalDeployment:
         )
         os.environ.pop("AWS_SESSION_TOKEN", None)
         self.refs = resources.create_all(self.template, prefix="uws-local", region=REGION)
+        unknown = set(parameters or {}) - set(self.template.get("Parameters", {}))
+        if unknown:
+            raise ValueError(f"template.yaml has no parameter {', '.join(sorted(unknown))}")
+        self.refs.update(parameters or {})
         self._configure(env)
         return self
 

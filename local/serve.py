@@ -64,9 +64,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--reaper-every", type=float, default=float(os.environ.get("REAPER_EVERY", 60))
     )
+    parser.add_argument(
+        "--parameter-overrides",
+        nargs="*",
+        default=os.environ.get("PARAMETER_OVERRIDES", "").split(),
+        metavar="NAME=VALUE",
+        help="template parameters, as for sam deploy (e.g. WaitCapSeconds=5 AuthMode=iam)",
+    )
     args = parser.parse_args(argv)
+    overrides = dict(item.split("=", 1) for item in args.parameter_overrides)
 
-    deployment = LocalDeployment().start()
+    deployment = LocalDeployment().start(parameters=overrides)
     deployment.start_event_sources(workers=args.workers, reaper_every=args.reaper_every)
     ApiGatewayHandler.deployment = deployment
     server = ThreadingHTTPServer(("127.0.0.1", args.port), ApiGatewayHandler)

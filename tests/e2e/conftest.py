@@ -1,0 +1,75 @@
+"""The local runtime as a real process on a free port, over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from local.runtime import free_port
+
+ROOT = Path(__file__).parents[2]
+WAIT_CAP = 3
+
+
+class Server:
+    def __init__(self, base: str, process: subprocess.Popen) -> None:
+        self.base = base
+        self.process = process
+
+    @property
+    def jobs(self) -> str:
+        return f"{self.base}/async"
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[Server]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(REAPER_EVERY="1", PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "local.serve",
+            "--port",
+            str(port),
+            "--parameter-overrides",
+            f"WaitCapSeconds={WAIT_CAP}",
+        ],  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{base}/async", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        raise RuntimeError(f"local.serve did not start:\n{process.stdout.read()}")
+    yield Server(base, process)
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session
