@@ -42,7 +42,7 @@ def server() -> Iterator[Server]:
             str(port),
             "--parameter-overrides",
             f"WaitCapSeconds={WAIT_CAP}",
-        ],  # fmt: skip
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
