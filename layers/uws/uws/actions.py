@@ -13,7 +13,7 @@ GETs read the job once (strongly consistent); every change is one conditional wr
 from __future__ import annotations
 
 import datetime
-import secrets
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -512,7 +512,7 @@ def store_uploads(
         parameter = service.job_type.parameter(field_name)
         if parameter is None or parameter.type != "file":
             raise BadRequest(f"Parameter {field_name[:64]!r} does not take a file upload.")
-        key = filekeys.upload_key(job_id, f"{secrets.token_hex(4)}-{parameter.name}")
+        key = filekeys.upload_key(job_id, f"{os.urandom(4).hex()}-{parameter.name}")
         size = service.files.put(key, uploaded.content, uploaded.content_type)
         stored[parameter.name] = (Upload(key, uploaded.content_type, size), uploaded.filename)
     return stored

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import email.parser
-import email.policy
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -218,7 +216,11 @@ def _urlencoded(body: bytes) -> list[tuple[str, str]]:
 def _multipart(
     body: bytes, content_type: str
 ) -> tuple[list[tuple[str, str]], dict[str, UploadedFile]]:
-    """multipart/form-data through the standard library's MIME parser."""
+    """multipart/form-data through the standard library's MIME parser (imported only here:
+    most requests never pay for it)."""
+    import email.parser
+    import email.policy
+
     if "boundary=" not in content_type.lower():
         raise BadRequest("The multipart body has no boundary in its Content-Type.")
     head = f"MIME-Version: 1.0\r\nContent-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
