@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +13,8 @@ import boto3
 import pytest
 from lxml import etree
 
-from local import apigateway, resources
-from local.moto_fixes import serialise_dynamodb
+from local import apigateway
+from local.inprocess import in_process_aws
 from local.template import functions, load, routes
 
 SCHEMA_DIR = Path(__file__).parent / "schemata"
@@ -27,22 +26,6 @@ BASE = f"https://{HOST}/{STAGE}"
 @pytest.fixture(scope="session")
 def uws_schema() -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(SCHEMA_DIR / "UWS.xsd")))
-
-
-def _clean_aws_environment() -> None:
-    # mock_aws ignores calls when AWS_ENDPOINT_URL is set: unset it for in-process tests.
-    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
-        del os.environ[name]
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "POWERTOOLS_METRICS_NAMESPACE": "UWS",
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-        }
-    )
 
 
 @dataclass
@@ -168,27 +151,10 @@ class Api:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+def aws() -> Iterator[dict[str, str]]:
     """moto in-process with template.yaml's resources; the functions' environment set."""
-    from moto import mock_aws
-    from uws import aws as uws_aws
-    from uws.config import settings
-
-    _clean_aws_environment()
-    serialise_dynamodb()
-    with mock_aws():
-        refs = resources.create_all(load())
-        env = resources.function_environment(
-            load(), load()["Globals"]["Function"]["Environment"]["Variables"], refs
-        )
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
-        settings.cache_clear()
-        uws_aws.reset()
+    with in_process_aws(env={"POWERTOOLS_LOG_LEVEL": "WARNING"}) as refs:
         yield refs
-        settings.cache_clear()
-        uws_aws.reset()
 
 
 @pytest.fixture

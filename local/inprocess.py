@@ -1,0 +1,45 @@
+"""template.yaml's resources in moto in-process (``mock_aws``), for tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from . import resources
+from .moto_fixes import serialise_dynamodb
+from .template import load
+
+
+@contextmanager
+def in_process_aws(env: dict[str, str] | None = None) -> Iterator[dict[str, str]]:
+    """Yield the resources' Ref/GetAtt values with the functions' environment set in
+    os.environ (restored afterwards) and the layer's cached clients and settings reset."""
+    from moto import mock_aws
+    from uws import aws
+    from uws.config import settings
+
+    saved = dict(os.environ)
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
+        del os.environ[name]  # mock_aws ignores calls when AWS_ENDPOINT_URL is set
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_SESSION_TOKEN="testing",
+        AWS_DEFAULT_REGION="us-east-1", POWERTOOLS_LOG_LEVEL="WARNING",
+        POWERTOOLS_METRICS_NAMESPACE="UWS",
+    )  # fmt: skip
+    serialise_dynamodb()
+    try:
+        with mock_aws():
+            template = load()
+            refs = resources.create_all(template)
+            variables = template["Globals"]["Function"]["Environment"]["Variables"]
+            os.environ.update(resources.function_environment(template, variables, refs))
+            os.environ.update(env or {})
+            settings.cache_clear()
+            aws.reset()
+            yield refs
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        settings.cache_clear()
+        aws.reset()
