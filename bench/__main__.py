@@ -1,0 +1,121 @@
+"""``make bench``: every benchmark, a table on the terminal and bench/results.json.
+
+Each figure is a ratio against a floor measured in the same run (these machines are shared
+and noisy): `import boto3` for cold starts, a bare GetItem for warm requests, the smaller
+table for scale, an unrouted request for HTTP, a bare boto3 process for memory. The
+functions log at INFO and emit their metrics, as deployed; their output goes to /dev/null.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from . import calls, memory, overhttp, scale, startup
+
+RESULTS = Path(__file__).parent / "results.json"
+
+
+@contextlib.contextmanager
+def quiet_stdout() -> Iterator[Any]:
+    """Send fd 1 (where Lambda logs go) to /dev/null; yield a stream to the real terminal."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    terminal = os.fdopen(os.dup(saved), "w", buffering=1)
+    try:
+        yield terminal
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+        terminal.close()
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = ["", "1. AWS calls per operation"]
+    for row in results["calls"]["operations"]:
+        calls_ = ", ".join(f"{k.split('.')[1]} x{v}" for k, v in row["calls"].items()) or "none"
+        mark = "ok " if row["met"] else "MISS"
+        lines.append(f"  {mark} {row['operation']:<40} {calls_:<48} items {row['items_read']}")
+    cold = results["cold_start"]
+    lines += ["", f"2. Cold start (import boto3 = {cold['floor_import_boto3_ms']} ms)"]
+    for name, row in cold["functions"].items():
+        lines.append(f"  {name:<28} {row['ms']:>7} ms   ratio {row['ratio']}")
+    lines.append(
+        f"  worst ratio {cold['worst_ratio']}, median {cold['median_ratio']} (target ≤ 1.3)"
+    )
+    warm = results["warm"]
+    lines += ["", "3. Warm GET of a job document",
+              f"  bare GetItem {warm['floor_getitem_ms']} ms, handler {warm['handler_get_job_ms']} ms,"
+              f" ratio {warm['ratio']} (target ≤ 1.3)"]  # fmt: skip
+    sc = results["scale"]
+    lines += ["", "4. Scale (1,000 vs 100,000 jobs stored, 10 expired)"]
+    for size in ("small", "large"):
+        r = sc[size]
+        lines.append(
+            f"  {r['jobs']:>7} jobs: list LAST=10 reads {r['list_items_read']} items, ours"
+            f" {r['list_our_ms']} ms (moto {r['list_moto_wall_ms']} ms); sweep reads"
+            f" {r['sweep_items_read']} items, ours {r['sweep_our_ms']} ms (moto {r['sweep_moto_wall_ms']} ms)"
+        )
+    lines.append(f"  our-time ratio 100k/1k: list {sc['list_our_time_ratio']}, sweep"
+                 f" {sc['sweep_our_time_ratio']} (target ≤ 1.2)")  # fmt: skip
+    http = results["http"]
+    lines += [
+        "",
+        f"5. Over HTTP (floor: unrouted 403, {http['floor_unrouted_403']['median_ms']} ms)",
+    ]
+    for name in ("get_job", "create", "run"):
+        r = http[name]
+        lines.append(
+            f"  {name:<8} median {r['median_ms']} ms  p95 {r['p95_ms']} ms  ratio {r['ratio_to_floor']}"
+        )
+    lines.append(
+        f"  full lifecycles: {http['lifecycles_per_second']}/s with {http['lifecycle_clients']} clients"
+    )
+    mem = results["memory"]
+    lines += ["", f"6. Memory: {mem['serving_rss_mb']} MB peak after {mem['requests']} requests"
+              f" (bare boto3 {mem['floor_boto3_getitem_rss_mb']} MB; target ≤ 100)"]  # fmt: skip
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller samples (a smoke run)")
+    args = parser.parse_args()
+    quick = args.quick
+    started = time.monotonic()
+    results: dict[str, Any] = {"machine": platform.platform(), "python": platform.python_version()}
+    with quiet_stdout() as out:
+        steps = [
+            ("calls", calls.run),
+            ("cold_start", lambda: startup.cold_start(2 if quick else 7)),
+            ("warm", lambda: startup.warm_overhead(100 if quick else 400)),
+            ("scale", lambda: scale.run(1000, 5000 if quick else 100_000)),
+            ("http", lambda: overhttp.run(30 if quick else 200, 3 if quick else 10)),
+            ("memory", lambda: memory.run(100 if quick else 1000)),
+        ]
+        for name, step in steps:
+            print(f"running {name} …", file=out)
+            results[name] = step()
+        results["cold_start"]["median_ratio"] = sorted(
+            r["ratio"] for r in results["cold_start"]["functions"].values()
+        )[len(results["cold_start"]["functions"]) // 2]
+        results["seconds"] = round(time.monotonic() - started, 1)
+        RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        print(table(results), file=out)
+        print(f"\n{results['seconds']} s; figures in {RESULTS}", file=out)
+
+
+if __name__ == "__main__":
+    main()

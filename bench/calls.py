@@ -1,0 +1,114 @@
+"""1. AWS calls per UWS operation, for every route and method, against the targets."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from typing import Any
+
+import boto3
+
+from local.inprocess import in_process_aws
+
+from .common import CallCounter, Handlers, counter_on_layer_clients
+
+GET = {"dynamodb.GetItem": 1}
+
+
+def tomorrow() -> str:
+    return (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+
+
+CHANGE = {"dynamodb.UpdateItem": 1}
+
+
+def operations(h: Handlers, refs: dict[str, str]) -> list[tuple[str, Any, dict[str, int], str]]:
+    """(name, a call that performs it, the target calls, a note) for each operation."""
+
+    def job(**params: Any) -> str:
+        return h.create(TEXT="t", **params)
+
+    def with_result() -> str:
+        """A job in ERROR with one result file: every child has something to show."""
+        from uws.config import settings
+        from uws.isodt import utcnow
+        from uws.store import SYSTEM, Change, JobStore
+
+        job_id = job()
+        key = f"jobs/{job_id}/results/result"
+        boto3.client("s3").put_object(Bucket=refs["ResultsBucket"], Key=key, Body=b"x")
+        result = {"id": "result", "key": key, "mimeType": "text/plain", "size": 1}
+        change = Change(set={"phase": "ERROR", "results": [result]})
+        JobStore(settings().table).update(job_id, SYSTEM, utcnow(), change)
+        return job_id
+
+    p = "/async/{}"
+    ops: list[tuple[str, Any, dict[str, int], str]] = [
+        ("POST /async (create)", lambda: (None, ("POST", "/async", {"data": {"TEXT": "x"}})),
+         {"dynamodb.PutItem": 1}, ""),
+        ("POST /async PHASE=RUN", lambda: (None, ("POST", "/async", {"data": {"PHASE": "RUN"}})),
+         {"dynamodb.PutItem": 1, "sqs.SendMessage": 1}, ""),
+        ("GET /async LAST=10 (50 stored)", lambda: (None, ("GET", "/async", {"query": {"LAST": "10"}})),
+         {"dynamodb.Query": 1}, "items read ≤ 10"),
+        ("GET {job}", lambda: (job(), ("GET", p, {})), GET, ""),
+        ("GET {job}?WAIT=2 (PENDING)", lambda: (job(), ("GET", p, {"query": {"WAIT": "2"}})),
+         {}, "reads ∝ wait, with backoff"),
+    ]  # fmt: skip
+    for child in ("phase", "executionduration", "destruction", "quote", "owner", "startTime",
+                  "parameters", "parameters/TEXT", "results"):  # fmt: skip
+        ops.append(
+            (f"GET {{job}}/{child}", lambda c=child: (job(), ("GET", p + "/" + c, {})), GET, "")
+        )
+    ops += [
+        ("GET {job}/error", lambda: (with_result(), ("GET", p + "/error", {})), GET, ""),
+        ("GET {job}/results/result (303)", lambda: (with_result(), ("GET", p + "/results/result", {})),
+         GET, "presigning makes no call"),
+        ("POST {job}/phase RUN", lambda: (job(), ("POST", p + "/phase", {"data": {"PHASE": "RUN"}})),
+         {"dynamodb.UpdateItem": 1, "sqs.SendMessage": 1}, ""),
+        ("POST {job}/phase ABORT", lambda: (job(), ("POST", p + "/phase", {"data": {"PHASE": "ABORT"}})),
+         CHANGE, ""),
+        ("POST {job}/executionduration", lambda: (job(), ("POST", p + "/executionduration",
+         {"data": {"EXECUTIONDURATION": "60"}})), CHANGE, ""),
+        ("POST {job}/destruction", lambda: (job(), ("POST", p + "/destruction",
+         {"data": {"DESTRUCTION": tomorrow()}})), CHANGE, ""),
+        ("POST {job}/destruction (clamped)", lambda: (job(), ("POST", p + "/destruction",
+         {"data": {"DESTRUCTION": "2999-01-01T00:00:00Z"}})), {"dynamodb.UpdateItem": 2},
+         "a later value than the maximum: the second write clamps"),
+        ("POST {job}/parameters", lambda: (job(), ("POST", p + "/parameters", {"data": {"TEXT": "u"}})),
+         CHANGE, ""),
+        ("DELETE {job} (1 result file)", lambda: (with_result(), ("DELETE", p, {})),
+         {"dynamodb.DeleteItem": 1, "s3.ListObjectsV2": 1, "s3.DeleteObjects": 1}, "S3: per 1,000 files"),
+        ("POST {job} ACTION=DELETE (no files)", lambda: (job(), ("POST", p, {"data": {"ACTION": "DELETE"}})),
+         {"dynamodb.DeleteItem": 1, "s3.ListObjectsV2": 1}, ""),
+        ("PUT {job}/phase (405)", lambda: (job(), ("PUT", p + "/phase", {})), {}, "no AWS call"),
+        ("GET /async/not-an-id (404)", lambda: (None, ("GET", "/async/nope", {})), {}, "no AWS call"),
+    ]  # fmt: skip
+    return ops
+
+
+def run() -> dict[str, Any]:
+    rows = []
+    with in_process_aws() as refs:
+        h = Handlers()
+        for _ in range(50):
+            h.create(TEXT="filler")
+        counter: CallCounter = counter_on_layer_clients()
+        for name, prepare, target, note in operations(h, refs):
+            job_id, (method, path, kwargs) = prepare()
+            counter.reset()
+            start = time.perf_counter()
+            reply = h.call(method, path.format(job_id), **kwargs)
+            seconds = time.perf_counter() - start
+            calls = dict(counter.calls)
+            if name.startswith("GET {job}?WAIT"):
+                met = set(calls) == {"dynamodb.GetItem"} and calls["dynamodb.GetItem"] <= 2 / 0.1
+            elif name.startswith("GET /async LAST"):
+                met = calls == target and counter.items_read <= 10
+            else:
+                met = calls == target
+            rows.append({"operation": name, "status": reply["statusCode"], "calls": calls,
+                         "items_read": counter.items_read, "target": target or "see note",
+                         "met": met, "note": note, "ms": round(seconds * 1000, 2)})  # fmt: skip
+    return {"operations": rows, "all_met": all(r["met"] for r in rows)}

@@ -1,0 +1,124 @@
+"""5. Over real HTTP through the local runtime: latency of GET, create and RUN, and full
+lifecycles per second; the floor is a request API Gateway answers without a function (403).
+
+Latencies are taken from a runtime without workers: in the one-process runtime a worker
+running the previous job holds the GIL a RUN would wait for, which says nothing of Lambda,
+where each function has its own process. Lifecycles use a runtime with 4 workers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+
+from local.runtime import free_port
+from local.template import ROOT
+
+from .common import median_ms, p95_ms
+
+
+@contextmanager
+def local_server(workers: int) -> Iterator[str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.serve", "--port", str(port), "--workers", str(workers)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                requests.get(f"{base}/async", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _samples(fn: Callable[[], Any], repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def lifecycle(session: requests.Session, base: str) -> None:
+    job = session.post(f"{base}/async", data={"PHASE": "RUN", "DURATION": "0"},
+                       allow_redirects=False).headers["Location"]  # fmt: skip
+    phase = "QUEUED"
+    deadline = time.monotonic() + 30
+    while phase in ("QUEUED", "EXECUTING") and time.monotonic() < deadline:
+        session.get(job, params={"WAIT": "5", "PHASE": phase})
+        phase = session.get(f"{job}/phase").text
+    assert phase == "COMPLETED", phase
+    assert session.get(f"{job}/results/result").status_code == 200
+    session.delete(job, allow_redirects=False)
+
+
+def run(repeat: int = 200, seconds: float = 10.0, clients: int = 4) -> dict[str, Any]:
+    latencies = _latencies(repeat)
+    with local_server(workers=clients) as base:
+        done = [0]
+        stop = time.monotonic() + seconds
+
+        def client() -> None:
+            with requests.Session() as own:
+                while time.monotonic() < stop:
+                    lifecycle(own, base)
+                    done[0] += 1
+
+        threads = [threading.Thread(target=client) for _ in range(clients)]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - started
+    return {**latencies, "lifecycles_per_second": round(done[0] / elapsed, 2),
+            "lifecycle_clients": clients}  # fmt: skip
+
+
+def _latencies(repeat: int) -> dict[str, Any]:
+    with local_server(workers=0) as base, requests.Session() as session:
+        floor = _samples(lambda: session.get(f"{base}/nowhere"), repeat)
+        job = session.post(f"{base}/async", data={"TEXT": "x"}, allow_redirects=False).headers[
+            "Location"
+        ]
+        get = _samples(lambda: session.get(job), repeat)
+        created: list[str] = []
+        create = _samples(
+            lambda: created.append(
+                session.post(f"{base}/async", data={"TEXT": "x"}, allow_redirects=False).headers[
+                    "Location"
+                ]
+            ),
+            repeat,
+        )
+        jobs = iter(created)
+        run_ = _samples(lambda: session.post(f"{next(jobs)}/phase", data={"PHASE": "RUN"},
+                                             allow_redirects=False), repeat)  # fmt: skip
+    floor_ms = median_ms(floor)
+
+    def row(samples: list[float]) -> dict[str, float]:
+        return {"median_ms": median_ms(samples), "p95_ms": p95_ms(samples),
+                "ratio_to_floor": round(median_ms(samples) / floor_ms, 2)}  # fmt: skip
+
+    return {
+        "floor_unrouted_403": {"median_ms": floor_ms, "p95_ms": p95_ms(floor)},
+        "get_job": row(get),
+        "create": row(create),
+        "run": row(run_),
+    }

@@ -1,0 +1,113 @@
+"""2. Cold start (import in a fresh interpreter, against `import boto3`) and 3. warm overhead
+(a GET of a job document through its handler, against one bare GetItem on the same moto)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+from typing import Any
+
+from local.inprocess import in_process_aws
+from local.template import ROOT, functions, load
+
+from .common import Handlers, counter_on_layer_clients, median_ms, timed
+
+FLOOR = "import time; t = time.perf_counter(); import boto3; print(time.perf_counter() - t)"
+FUNCTION = (
+    "import importlib.util, sys, time; t = time.perf_counter(); "
+    "spec = importlib.util.spec_from_file_location('app', sys.argv[1]); "
+    "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module); "
+    "print(time.perf_counter() - t)"
+)
+
+
+def _fresh(code: str, *args: str) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def cold_start(rounds: int = 7) -> dict[str, Any]:
+    """Interleave the floor and each function so that machine noise hits both alike."""
+    specs = functions(load())
+    floor: list[float] = []
+    samples: dict[str, list[float]] = {name: [] for name in specs}
+    for _ in range(rounds):
+        for name, spec in specs.items():
+            floor.append(_fresh(FLOOR))
+            samples[name].append(_fresh(FUNCTION, str(spec.file)))
+    floor_ms = statistics.median(floor) * 1000
+    rows = {
+        name: {
+            "ms": round(statistics.median(s) * 1000, 1),
+            "ratio": round(statistics.median(s) * 1000 / floor_ms, 2),
+        }
+        for name, s in samples.items()
+    }
+    worst = max(r["ratio"] for r in rows.values())
+    return {"floor_import_boto3_ms": round(floor_ms, 1), "functions": rows,
+            "worst_ratio": worst, "target": 1.3, "met": worst <= 1.3}  # fmt: skip
+
+
+def warm_overhead(repeat: int = 400) -> dict[str, Any]:
+    with in_process_aws() as refs:
+        h = Handlers()
+        job_id = h.create(TEXT="warm")
+        spec, event = h.event("GET", f"/async/{job_id}")
+        from uws import aws
+
+        from local.apigateway import invoke
+
+        client = aws.client("dynamodb")
+        key = {"jobId": {"S": job_id}}
+
+        def bare() -> None:
+            client.get_item(TableName=refs["JobsTable"], Key=key, ConsistentRead=True)
+
+        def handler() -> None:
+            assert invoke(spec, event)["statusCode"] == 200
+
+        for _ in range(50):  # warm both paths
+            bare(), handler()
+        floor, ours = [], []
+        for _ in range(repeat):  # interleaved, so noise hits both alike
+            floor += timed(bare, 1)
+            ours += timed(handler, 1)
+        counter = counter_on_layer_clients()
+        handler()
+        calls = dict(counter.calls)
+    ratio = statistics.median(ours) / statistics.median(floor)
+    return {"floor_getitem_ms": median_ms(floor), "handler_get_job_ms": median_ms(ours),
+            "ratio": round(ratio, 2), "target": 1.3, "met": ratio <= 1.3,
+            "calls_per_get": calls}  # fmt: skip
+
+
+def profile_get(repeat: int = 300) -> list[str]:
+    """Where a warm GET's time goes beyond the GetItem (top functions by own time)."""
+    import cProfile
+    import io
+    import pstats
+
+    with in_process_aws():
+        h = Handlers()
+        job_id = h.create(TEXT="warm")
+        spec, event = h.event("GET", f"/async/{job_id}")
+        from local.apigateway import invoke
+
+        for _ in range(20):
+            invoke(spec, event)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(repeat):
+            invoke(spec, event)
+        profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(r"uws/|aws_lambda", 12)
+    return [line for line in out.getvalue().splitlines() if "uws/" in line or "aws_lambda" in line]
+
+
+if __name__ == "__main__":
+    print(json.dumps({"cold": cold_start(3), "warm": warm_overhead(200)}, indent=2))
