@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from .errors import (
     NotFound,
     SeeOther,
     ServiceUnavailable,
+    shown,
 )
 from .files import FileStore
 from .http import TEXT, Request, Response, UploadedFile
@@ -158,20 +160,25 @@ class RootAction(JobAction):
             )
         action = _single(request, "ACTION")
         if action != "DELETE":
-            raise BadRequest(f"ACTION must be DELETE, not {action!r}.")
+            raise BadRequest(f"ACTION must be DELETE, not {shown(action or '')}.")
         return self.doDELETE(job, request)
+
+
+_INTEGER = re.compile(r"\s*[+-]?[0-9]{1,18}\s*")
+
+
+def parse_integer(literal: str) -> int | None:
+    """A plain decimal integer (ASCII digits, no separators), or None."""
+    return int(literal) if _INTEGER.fullmatch(literal) else None
 
 
 def _wait_seconds(request: Request, cap: int) -> float | None:
     literal = request.value("WAIT")
     if literal is None:
         return None
-    try:
-        seconds = int(literal)
-    except ValueError:
-        raise BadRequest(
-            f"WAIT must be an integer number of seconds, not {literal[:40]!r}."
-        ) from None
+    seconds = parse_integer(literal)
+    if seconds is None:
+        raise BadRequest(f"WAIT must be an integer number of seconds, not {shown(literal)}.")
     if seconds < -1:
         raise BadRequest("WAIT must be -1 (wait as long as allowed) or a number of seconds ≥ 0.")
     return float(cap) if seconds == -1 else float(min(seconds, cap))
@@ -185,7 +192,7 @@ def _phase_filter(request: Request) -> Phase | None:
         return Phase(literal)
     except ValueError:
         raise BadRequest(
-            f"PHASE must be a UWS phase such as EXECUTING, not {literal[:40]!r}."
+            f"PHASE must be a UWS phase such as EXECUTING, not {shown(literal)}."
         ) from None
 
 
@@ -225,7 +232,9 @@ class PhaseAction(JobAction):
         elif phase == "ABORT":
             abort_job(job)
         else:
-            raise BadRequest(f"PHASE must be RUN or ABORT (case matters), not {phase!r}.")
+            raise BadRequest(
+                f"PHASE must be RUN or ABORT (case matters), not {shown(phase or '')}."
+            )
         raise SeeOther(f"async/{job.id}")
 
 
@@ -350,12 +359,11 @@ class ExecDAction(_SettableAction):
 
 
 def parse_execution_duration(literal: str) -> int:
-    try:
-        seconds = int(literal.strip())
-    except ValueError:
+    seconds = parse_integer(literal)
+    if seconds is None:
         raise BadRequest(
-            f"EXECUTIONDURATION must be a whole number of seconds, not {literal[:40]!r}."
-        ) from None
+            f"EXECUTIONDURATION must be a whole number of seconds, not {shown(literal)}."
+        )
     if seconds < 0:
         raise BadRequest("EXECUTIONDURATION must not be negative.")
     return seconds
@@ -398,9 +406,12 @@ def parse_time(parameter: str, literal: str) -> datetime.datetime:
     try:
         return parseISODT(literal)
     except ValueError as error:
-        raise BadRequest(f"{parameter}: {error}.") from None
+        reason = str(error)
+        if len(literal) > 64:  # the seed's message quotes the literal: keep it short
+            reason = reason.replace(literal, shown(literal).strip("'\""))
+        raise BadRequest(f"{parameter}: {reason}.") from None
     except OverflowError:
-        raise BadRequest(f"{parameter}: {literal[:40]!r} is out of range.") from None
+        raise BadRequest(f"{parameter}: {shown(literal)} is out of range.") from None
 
 
 class ErrorAction(JobAction):
@@ -459,7 +470,7 @@ class ParameterAction(JobAction):
             return _xml(parameters_document(current, request.links))
         name = next((n for n in current.parameters if n.upper() == wanted.upper()), None)
         if name is None:
-            raise NotFound(f"The job has no parameter {wanted[:64]!r}.")
+            raise NotFound(f"The job has no parameter {shown(wanted)}.")
         upload = current.uploads.get(name)
         if upload is None:
             return _text("\n".join(current.parameters[name]))
@@ -511,7 +522,7 @@ def store_uploads(
     for field_name, uploaded in uploads.items():
         parameter = service.job_type.parameter(field_name)
         if parameter is None or parameter.type != "file":
-            raise BadRequest(f"Parameter {field_name[:64]!r} does not take a file upload.")
+            raise BadRequest(f"Parameter {shown(field_name)} does not take a file upload.")
         key = filekeys.upload_key(job_id, f"{os.urandom(4).hex()}-{parameter.name}")
         size = service.files.put(key, uploaded.content, uploaded.content_type)
         stored[parameter.name] = (Upload(key, uploaded.content_type, size), uploaded.filename)
@@ -530,7 +541,7 @@ class ResultsAction(JobAction):
             return _xml(results_document(current, request.links))
         result = current.result(wanted)
         if result is None:
-            raise NotFound(f"The job has no result {wanted[:64]!r}.")
+            raise NotFound(f"The job has no result {shown(wanted)}.")
         seconds = job.service.settings.presign_seconds
         raise SeeOther(job.service.files.presigned_get(result.key, result.mime_type, seconds))
 
@@ -554,7 +565,7 @@ class JobActions:
         try:
             action_class = self.actions[action]
         except KeyError:
-            raise NotFound(f"Jobs have no resource {action[:64]!r}.") from None
+            raise NotFound(f"Jobs have no resource {shown(action)}.") from None
         return call_method(action_class(), job, request)
 
 
@@ -612,16 +623,16 @@ def getJobList(service: Service, request: Request) -> list[JobRef]:
             phases.add(Phase(literal))
         except ValueError:
             raise BadRequest(
-                f"PHASE must be a UWS phase such as COMPLETED, not {literal[:40]!r}."
+                f"PHASE must be a UWS phase such as COMPLETED, not {shown(literal)}."
             ) from None
     after_literal = request.value("AFTER")
     after = None if after_literal is None else parse_time("AFTER", after_literal)
     last_literal = request.value("LAST")
     last = None
     if last_literal is not None:
-        if not last_literal.isdigit() or int(last_literal) < 1:
-            raise BadRequest(f"LAST must be a positive integer, not {last_literal[:40]!r}.")
-        last = int(last_literal)
+        last = parse_integer(last_literal)
+        if last is None or last < 1:
+            raise BadRequest(f"LAST must be a positive integer, not {shown(last_literal)}.")
     # ARCHIVED jobs show only when asked for by name; this service never archives, so with
     # no PHASE every live job is listed.
     return service.store.list_for(
@@ -656,7 +667,7 @@ def create_job(service: Service, request: Request) -> Job:
         )
     phase = request.value("PHASE")
     if phase not in (None, "RUN"):
-        raise BadRequest(f"PHASE at creation may only be RUN, not {phase!r}.")
+        raise BadRequest(f"PHASE at creation may only be RUN, not {shown(phase or '')}.")
     if phase == "RUN":
         missing = jobtype.missing(job.parameters)
         if missing:

@@ -14,7 +14,7 @@ from botocore.config import Config
 
 # Standard retry mode backs off on throttling; what outlasts it becomes a 503 with Retry-After.
 _CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 4},
+    retries={"mode": "standard", "max_attempts": 4},  # retries after the first call
     connect_timeout=3,
     read_timeout=10,
     signature_version="s3v4",

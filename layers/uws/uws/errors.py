@@ -7,6 +7,11 @@ and the rule that was broken.
 from __future__ import annotations
 
 
+def shown(value: str, limit: int = 40) -> str:
+    """A client's value as quoted in an error message: never more than ``limit`` characters."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
+
+
 class UWSError(Exception):
     status = 500
 

@@ -22,6 +22,7 @@ from .errors import (
     Unauthorized,
     UnsupportedMediaType,
     UWSError,
+    shown,
 )
 from .store import Caller
 
@@ -242,7 +243,7 @@ def _multipart(
             params.append((str(name), payload.decode("utf-8")))
         except UnicodeDecodeError:
             raise BadRequest(
-                f"The multipart field {str(name)[:64]!r} is not valid UTF-8."
+                f"The multipart field {shown(str(name))} is not valid UTF-8."
             ) from None
     return params, files
 
@@ -265,4 +266,5 @@ def error_response(error: UWSError) -> Response:
     retry_after = getattr(error, "retry_after", None)
     if retry_after:
         headers["Retry-After"] = str(retry_after)
-    return Response(error.status, error.message, TEXT, headers)
+    message = error.message if len(error.message) <= 300 else error.message[:299] + "…"
+    return Response(error.status, message, TEXT, headers)

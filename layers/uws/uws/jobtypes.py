@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import BadRequest, PayloadTooLarge
+from .errors import BadRequest, PayloadTooLarge, shown
 
 # XML 1.0 cannot carry these, so no parameter value may contain them.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -64,13 +64,13 @@ class Parameter:
             number = _number(value, integer=self.type == "integer")
             if number is None:
                 kind = "an integer" if self.type == "integer" else "a number"
-                raise BadRequest(f"Parameter {self.name} must be {kind}, not {value[:40]!r}.")
+                raise BadRequest(f"Parameter {self.name} must be {kind}, not {shown(value)}.")
             if self.minimum is not None and number < self.minimum:
                 raise BadRequest(f"Parameter {self.name} must be at least {self.minimum:g}.")
             if self.maximum is not None and number > self.maximum:
                 raise BadRequest(f"Parameter {self.name} must be at most {self.maximum:g}.")
         elif self.type == "boolean" and value.lower() not in ("true", "false", "1", "0"):
-            raise BadRequest(f"Parameter {self.name} must be true or false, not {value[:40]!r}.")
+            raise BadRequest(f"Parameter {self.name} must be true or false, not {shown(value)}.")
 
 
 def check_xml_text(name: str, value: str) -> None:
@@ -107,7 +107,7 @@ class JobType:
             if parameter is None:
                 known = ", ".join(p.name for p in self.parameters) or "none"
                 raise BadRequest(
-                    f"Unknown parameter {name[:64]!r} for job type {self.name} (known: {known})."
+                    f"Unknown parameter {shown(name)} for job type {self.name} (known: {known})."
                 )
             declared[parameter.name] = parameter
             grouped.setdefault(parameter.name, []).append(value)

@@ -8,13 +8,22 @@ The tests validate every document against the UWS 1.1 schema.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
-
-from lxml import etree
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .isodt import formatISODT
 from .job import Job, JobRef
 from .store import error_summary_value
+
+if TYPE_CHECKING:
+    from lxml import etree
+
+
+def _etree() -> Any:
+    """lxml, imported on the first document: the text-only resources never pay its import."""
+    from lxml import etree
+
+    return etree
+
 
 UWS_NS = "http://www.ivoa.net/xml/UWS/v1.0"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -34,9 +43,8 @@ class Links(Protocol):
 
 def _el(parent: etree._Element | None, tag: str, text: str | None = None, **attrs: str):
     qname = f"{{{UWS_NS}}}{tag}"
-    element = (
-        etree.Element(qname, nsmap=NSMAP) if parent is None else etree.SubElement(parent, qname)
-    )
+    lxml = _etree()
+    element = lxml.Element(qname, nsmap=NSMAP) if parent is None else lxml.SubElement(parent, qname)
     for name, value in attrs.items():
         element.set(name, value)
     if text is not None:
@@ -51,7 +59,7 @@ def _nillable(parent: etree._Element, tag: str, text: str | None) -> None:
 
 
 def _serialize(root: etree._Element) -> bytes:
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return _etree().tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
 def job_document(job: Job, links: Links) -> bytes:

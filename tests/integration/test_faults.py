@@ -1,0 +1,137 @@
+"""Injected faults: AWS throttling past the retries, a worker dying mid-job, lost messages,
+and what the logs must never show."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import boto3
+import pytest
+
+from tests.conftest import UWS, queued_messages, set_item, text_of, unchanged
+
+
+@contextlib.contextmanager
+def throttled_dynamodb():
+    """Inside, moto's DynamoDB answers every request as an overloaded DynamoDB does (HTTP 400,
+    ProvisionedThroughputExceededException), so botocore's real retry logic runs and gives up."""
+    from botocore.retries.standard import ExponentialBackoff
+    from moto.dynamodb.responses import DynamoHandler
+
+    attempts: list[str] = []
+    original = DynamoHandler.call_action
+    delay = ExponentialBackoff.delay_amount
+    ExponentialBackoff.delay_amount = lambda self, context: 0.0  # the same retries, no waiting
+    body = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                       "message": "Rate of requests exceeds the allowed throughput."})  # fmt: skip
+
+    def overloaded(self):
+        attempts.append(self._get_action())
+        return 400, {"Content-Type": "application/x-amz-json-1.0"}, body
+
+    DynamoHandler.call_action = overloaded
+    try:
+        yield attempts
+    finally:
+        DynamoHandler.call_action = original
+        ExponentialBackoff.delay_amount = delay
+
+
+@pytest.mark.parametrize(
+    "method, child, data",
+    [
+        ("GET", "", None),
+        ("POST", "/phase", {"PHASE": "RUN"}),
+        ("POST", "/parameters", {"TEXT": "new"}),
+        ("POST", "/destruction", {"DESTRUCTION": "2030-01-01T00:00:00Z"}),
+        ("DELETE", "", None),
+    ],
+)
+def test_dynamodb_throttling_past_the_retries_is_503_and_changes_nothing(api, method, child, data):
+    job_id = api.create(TEXT="old")
+    with unchanged(api, job_id), throttled_dynamodb() as attempts:
+        reply = api.request(method, f"/async/{job_id}{child}", data=data)
+    assert reply.status == 503 and reply.headers["Retry-After"] == "5"
+    assert reply.content_type == "text/plain; charset=utf-8"
+    assert len(attempts) == 5  # the first call and botocore's 4 retries with backoff
+    assert queued_messages(api) == []
+
+
+def test_throttled_creation_creates_nothing(api):
+    with throttled_dynamodb():
+        reply = api.request("POST", "/async", data={"TEXT": "x", "PHASE": "RUN"})
+    assert reply.status == 503
+    assert (
+        boto3.client("dynamodb").scan(TableName=api.refs["JobsTable"], Select="COUNT")["Count"] == 0
+    )
+    assert queued_messages(api) == []
+
+
+def test_a_worker_dying_before_its_final_write_is_ended_by_the_reaper(api, monkeypatch):
+    from uws import worker
+
+    job_id = api.create(PHASE="RUN")
+
+    def dies(*args):
+        raise ConnectionError("the worker's network went away")
+
+    monkeypatch.setattr(worker, "_finish", dies)
+    api.work()
+    assert text_of(api.job(job_id), "uws:phase") == "EXECUTING"  # stuck, for now
+    monkeypatch.undo()
+    set_item(api, job_id, deadline="2001-01-01T00:00:00.000000Z")  # its deadline passes
+    assert api.sweep()["timed_out"] == 1
+    root = api.job(job_id)
+    assert text_of(root, "uws:phase") == "ERROR"
+    assert "execution duration" in text_of(root, "uws:errorSummary/uws:message")
+
+
+def test_a_redelivered_message_for_an_executing_job_does_nothing(api):
+    job_id = api.create()
+    set_item(api, job_id, phase="EXECUTING", startTime="2026-01-01T00:00:00.000000Z")
+    before = api.item(job_id)
+    boto3.client("sqs").send_message(
+        QueueUrl=api.refs["JobsQueue"], MessageBody=json.dumps({"jobId": job_id})
+    )
+    api.work()
+    assert api.item(job_id) == before
+
+
+def test_a_dead_lettered_job_does_not_stay_queued(api):
+    job_id = api.create(PHASE="RUN")
+    boto3.client("sqs").purge_queue(QueueUrl=api.refs["JobsQueue"])  # the message is gone
+    set_item(api, job_id, deadline="2001-01-01T00:00:00.000000Z")
+    api.sweep()
+    assert text_of(api.job(job_id), "uws:phase") == "ERROR"
+
+
+def test_logs_never_show_signatures_or_credentials(api, monkeypatch):
+    import io
+    import logging
+
+    from uws import aws
+    from uws.telemetry import logger
+
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "SECRETxyz0123456789")
+    aws.reset()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)  # the JSON lines Lambda would ship
+    logging.getLogger("uws").addHandler(handler)
+    level = logger.log_level
+    logger.setLevel("DEBUG")  # the most the functions can be made to say
+    try:
+        job_id = api.create(PHASE="RUN")
+        api.work()
+        reply = api.request("GET", f"/async/{job_id}/results/result")
+        api.request("GET", f"/async/{job_id}/results/nope")
+    finally:
+        logger.setLevel(level)
+        logging.getLogger("uws").removeHandler(handler)
+    assert "X-Amz-Signature=" in reply.location
+    logs = stream.getvalue()
+    assert "request served" in logs and "job started" in logs
+    assert "X-Amz-Signature" not in logs and "X-Amz-Credential" not in logs
+    assert "SECRETxyz0123456789" not in logs
+    assert api.job(job_id).find("uws:phase", UWS).text == "COMPLETED"
