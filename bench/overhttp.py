@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,7 +21,7 @@ import requests
 from local.runtime import free_port
 from local.template import ROOT
 
-from .common import median_ms, p95_ms
+from .common import median_ms, p95_ms, timed
 
 
 @contextmanager
@@ -44,15 +44,6 @@ def local_server(workers: int) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
-
-
-def _samples(fn: Callable[[], Any], repeat: int) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
 
 
 def lifecycle(session: requests.Session, base: str) -> None:
@@ -93,13 +84,13 @@ def run(repeat: int = 200, seconds: float = 10.0, clients: int = 4) -> dict[str,
 
 def _latencies(repeat: int) -> dict[str, Any]:
     with local_server(workers=0) as base, requests.Session() as session:
-        floor = _samples(lambda: session.get(f"{base}/nowhere"), repeat)
+        floor = timed(lambda: session.get(f"{base}/nowhere"), repeat)
         job = session.post(f"{base}/async", data={"TEXT": "x"}, allow_redirects=False).headers[
             "Location"
         ]
-        get = _samples(lambda: session.get(job), repeat)
+        get = timed(lambda: session.get(job), repeat)
         created: list[str] = []
-        create = _samples(
+        create = timed(
             lambda: created.append(
                 session.post(f"{base}/async", data={"TEXT": "x"}, allow_redirects=False).headers[
                     "Location"
@@ -108,7 +99,7 @@ def _latencies(repeat: int) -> dict[str, Any]:
             repeat,
         )
         jobs = iter(created)
-        run_ = _samples(lambda: session.post(f"{next(jobs)}/phase", data={"PHASE": "RUN"},
+        run_ = timed(lambda: session.post(f"{next(jobs)}/phase", data={"PHASE": "RUN"},
                                              allow_redirects=False), repeat)  # fmt: skip
     floor_ms = median_ms(floor)
 

@@ -68,6 +68,50 @@ def test_throttled_creation_creates_nothing(api):
     assert queued_messages(api) == []
 
 
+def test_an_s3_failure_after_the_item_is_deleted_still_deletes_the_job(api, monkeypatch):
+    from uws.errors import ServiceUnavailable
+    from uws.files import FileStore
+
+    job_id = api.create()
+    boto3.client("s3").put_object(
+        Bucket=api.refs["ResultsBucket"], Key=f"jobs/{job_id}/results/r", Body=b"1"
+    )
+
+    def slow_down(self, job_id):
+        raise ServiceUnavailable("S3 says SlowDown")
+
+    monkeypatch.setattr(FileStore, "delete_job", slow_down)
+    reply = api.request("DELETE", f"/async/{job_id}")
+    assert reply.status == 303  # the job is gone for everyone ...
+    assert api.item(job_id) is None and api.request("GET", f"/async/{job_id}").status == 404
+    assert api.objects(job_id) == [
+        f"jobs/{job_id}/results/r"
+    ]  # ... its file awaits the lifecycle rule
+
+
+def test_s3_throttling_on_an_upload_is_503_and_creates_nothing(testing_type, monkeypatch):
+    from botocore.exceptions import ClientError
+    from uws import aws
+
+    from tests.integration.test_children import multipart
+
+    api = testing_type
+
+    def throttled_put(**kwargs):
+        raise ClientError(
+            {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}},
+            "PutObject",
+        )
+
+    monkeypatch.setattr(aws.client("s3"), "put_object", throttled_put)
+    body, headers = multipart({"NAME": "n"}, {"UPLOAD": ("a.txt", b"x", "text/plain")})
+    reply = api.request("POST", "/async", body=body, headers=headers)
+    assert reply.status == 503 and reply.headers["Retry-After"]
+    assert (
+        boto3.client("dynamodb").scan(TableName=api.refs["JobsTable"], Select="COUNT")["Count"] == 0
+    )
+
+
 def test_a_worker_dying_before_its_final_write_is_ended_by_the_reaper(api, monkeypatch):
     from uws import worker
 

@@ -121,3 +121,18 @@ def test_delete_racing_changes_never_resurrects_the_job(api):
         assert statuses[0] == 303
         assert set(statuses[1:]) <= {303, 403, 404}
         assert api.item(job_id) is None
+
+
+def test_delete_racing_the_workers_completion_leaves_nothing_behind(api):
+    import threading
+    import time
+
+    for delay in (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3):
+        job_id = api.create(PHASE="RUN", DURATION="0.1")
+        worker = threading.Thread(target=api.work, kwargs={"max_messages": 1})
+        worker.start()
+        time.sleep(delay)
+        assert api.request("DELETE", f"/async/{job_id}").status in (303, 404)
+        worker.join(timeout=10)
+        assert api.item(job_id) is None, delay  # never resurrected by the worker's writes
+        assert api.objects(job_id) == [], delay  # and no result file outlives it

@@ -121,6 +121,14 @@ def test_bucket_is_private_encrypted_and_tls_only(template):
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
+def test_files_left_behind_expire_after_the_longest_destruction(template):
+    rules = template["Resources"]["ResultsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    (rule,) = [r for r in rules if r.get("Prefix") == "jobs/"]
+    assert rule["ExpirationInDays"] == {"Ref": "FileRetentionDays"}
+    parameters = template["Parameters"]
+    assert parameters["FileRetentionDays"]["Default"] > parameters["MaxDestructionDays"]["Default"]
+
+
 def test_table_is_on_demand_recoverable_encrypted_with_the_three_indexes(template):
     table = template["Resources"]["JobsTable"]["Properties"]
     assert table["BillingMode"] == "PAY_PER_REQUEST"

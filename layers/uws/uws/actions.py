@@ -54,7 +54,7 @@ from .phases import (
 )
 from .queue import RunQueue
 from .store import Caller, Change, JobStore, StateConflict, queue_deadline
-from .telemetry import count
+from .telemetry import count, logger
 from .xml import MIME as XML
 from .xml import job_document, jobs_document, parameters_document, results_document
 
@@ -145,9 +145,15 @@ class RootAction(JobAction):
         return _xml(job_document(current, request.links))
 
     def doDELETE(self, job: JobHandle, request: Request) -> Response:
+        """The item goes first (one conditional delete): from then on the job is gone for
+        everyone. Its files follow; any S3 leaves behind, the bucket's lifecycle rule removes."""
         deleted = job.service.store.delete(job.id, job.caller, job.service.clock())
-        job.service.files.delete_job(deleted.job_id)
         count("JobsDeleted")
+        try:
+            job.service.files.delete_job(deleted.job_id)
+        except Exception:
+            logger.exception("job deleted, its files left to the lifecycle rule")
+            count("FilesLeftBehind")
         raise SeeOther("async")
 
     def doPOST(self, job: JobHandle, request: Request) -> Response:

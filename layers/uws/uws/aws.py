@@ -6,11 +6,16 @@ Creating a client costs milliseconds; a Lambda container reuses it for every lat
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from .errors import PayloadTooLarge, ServiceUnavailable
 
 # Standard retry mode backs off on throttling; what outlasts it becomes a 503 with Retry-After.
 _CONFIG = Config(
@@ -29,6 +34,8 @@ THROTTLING_CODES = frozenset(
         "SlowDown",
         "ServiceUnavailable",
         "InternalServerError",
+        "InternalError",
+        "RequestThrottled",
     }
 )
 
@@ -41,3 +48,19 @@ def client(service: str) -> Any:
 def reset() -> None:
     """Forget the cached clients (tests switch between moto backends)."""
     client.cache_clear()
+
+
+@contextlib.contextmanager
+def translated_errors() -> Iterator[None]:
+    """AWS errors a client should hear about: throttling that outlasted the retries is a 503
+    (Retry-After), an item over DynamoDB's 400 KB a 413. Everything else propagates."""
+    try:
+        yield
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        message = error.response.get("Error", {}).get("Message", "")
+        if code in THROTTLING_CODES:
+            raise ServiceUnavailable("The service is busy; please retry shortly.") from None
+        if code == "ValidationException" and "size" in message.lower():
+            raise PayloadTooLarge("The job's parameters are too large to store.") from None
+        raise

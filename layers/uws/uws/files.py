@@ -34,24 +34,30 @@ class FileStore:
 
     def put(self, key: str, body: bytes, mime_type: str) -> int:
         """Store ``body`` under ``key``; return its size in bytes."""
-        self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=mime_type)
+        with aws.translated_errors():
+            self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=mime_type)
         return len(body)
 
     def read(self, key: str) -> bytes:
-        return self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        with aws.translated_errors():
+            return self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
 
     def keys(self, prefix: str) -> list[str]:
         paginator = self._s3.get_paginator("list_objects_v2")
-        return [
-            obj["Key"]
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
-            for obj in page.get("Contents", [])
-        ]
+        with aws.translated_errors():
+            return [
+                obj["Key"]
+                for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
+                for obj in page.get("Contents", [])
+            ]
 
     def delete_keys(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):
             batch = [{"Key": k} for k in keys[start : start + 1000]]
-            self._s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            with aws.translated_errors():
+                self._s3.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+                )
 
     def delete_job(self, job_id: str) -> int:
         """Delete every object under the job's prefix, a thousand per call; return the count."""

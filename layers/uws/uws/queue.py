@@ -15,4 +15,5 @@ class RunQueue:
     def send(self, job_id: str) -> None:
         """Ask the worker to run a job; the worker's conditional write makes redelivery harmless."""
         client: Any = aws.client("sqs")
-        client.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps({"jobId": job_id}))
+        with aws.translated_errors():
+            client.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps({"jobId": job_id}))

@@ -9,7 +9,6 @@ without a second read. Two Lambdas changing one job at once therefore never lose
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import zlib
 from collections.abc import Iterable, Iterator
@@ -21,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from . import aws
 from .config import Settings
-from .errors import Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable
+from .errors import Forbidden, NotFound
 from .job import ErrorSummary, Job, JobRef, Result, Upload
 from .phases import Phase
 
@@ -136,7 +135,7 @@ class JobStore:
 
     def get(self, job_id: str) -> Job | None:
         """One strongly consistent read: clients GET right after every 303."""
-        with _aws_errors():
+        with aws.translated_errors():
             response = self._db.get_item(
                 TableName=self.table, Key={"jobId": {"S": job_id}}, ConsistentRead=True
             )
@@ -179,7 +178,7 @@ class JobStore:
             request["Limit"] = last
         refs: list[JobRef] = []
         while True:
-            with _aws_errors():
+            with aws.translated_errors():
                 page = self._db.query(**request)
             refs.extend(_ref_from_item(item) for item in page.get("Items", []))
             if "LastEvaluatedKey" not in page or (last is not None and len(refs) >= last):
@@ -206,7 +205,7 @@ class JobStore:
             }
             while found < limit:
                 request["Limit"] = limit - found
-                with _aws_errors():
+                with aws.translated_errors():
                     page = self._db.query(**request)
                 for item in page.get("Items", []):
                     found += 1
@@ -220,7 +219,7 @@ class JobStore:
     def delete_expired(self, job_id: str, now: datetime.datetime) -> bool:
         """Delete a job whose destruction time has passed; False if it is gone or was extended."""
         try:
-            with _aws_errors():
+            with aws.translated_errors():
                 self._db.delete_item(
                     TableName=self.table,
                     Key={"jobId": {"S": job_id}},
@@ -237,7 +236,7 @@ class JobStore:
     # ---- writes -----------------------------------------------------------------------------
 
     def create(self, job: Job) -> None:
-        with _aws_errors():
+        with aws.translated_errors():
             self._db.put_item(
                 TableName=self.table,
                 Item=item_from_job(job),
@@ -266,7 +265,7 @@ class JobStore:
         expr.names.update(change.names)
         expr.values.update({k: _serialize(_plain(v)) for k, v in change.values.items()})
         try:
-            with _aws_errors():
+            with aws.translated_errors():
                 response = self._db.update_item(
                     TableName=self.table,
                     Key={"jobId": {"S": job_id}},
@@ -284,7 +283,7 @@ class JobStore:
         """Delete the item in one conditional write; return what was deleted."""
         expr = _Expression()
         try:
-            with _aws_errors():
+            with aws.translated_errors():
                 response = self._db.delete_item(
                     TableName=self.table,
                     Key={"jobId": {"S": job_id}},
@@ -334,21 +333,6 @@ def _conflict(error: ClientError, caller: Caller, now: datetime.datetime) -> Exc
     _explain(job, caller, now)
     assert job is not None
     return StateConflict(job)
-
-
-@contextlib.contextmanager
-def _aws_errors() -> Iterator[None]:
-    """Throttling that outlasted the retries is a 503; an item over 400 KB is a 413."""
-    try:
-        yield
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        message = error.response.get("Error", {}).get("Message", "")
-        if code in aws.THROTTLING_CODES:
-            raise ServiceUnavailable("The job store is busy; please retry shortly.") from None
-        if code == "ValidationException" and "size" in message.lower():
-            raise PayloadTooLarge("The job's parameters are too large to store.") from None
-        raise
 
 
 # ---- item <-> Job ------------------------------------------------------------------------------
