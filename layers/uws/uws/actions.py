@@ -106,9 +106,9 @@ def _xml(body: bytes) -> Response:
     return Response(200, body.decode("utf-8"), XML)
 
 
-def _single(request: Request, name: str, required: bool = True) -> str | None:
+def _required(request: Request, name: str) -> str:
     value = request.value(name)
-    if value is None and required:
+    if value is None:
         raise BadRequest(f"Parameter {name} is required here.")
     return value
 
@@ -128,7 +128,11 @@ class JobAction(Resource):
     """
 
     name: ClassVar[str]
-    mime: ClassVar[str] = XML
+    mime: ClassVar[str] = XML  # the content type of the resource's own representation
+
+    def answer(self, body: str | bytes) -> Response:
+        """A 200 with the resource's representation, typed as ``mime``."""
+        return Response(200, body if isinstance(body, str) else body.decode("utf-8"), self.mime)
 
 
 class RootAction(JobAction):
@@ -142,7 +146,7 @@ class RootAction(JobAction):
         current = job.load()
         if wait is not None:
             current = _wait_for_change(job, current, awaited, wait)
-        return _xml(job_document(current, request.links))
+        return self.answer(job_document(current, request.links))
 
     def doDELETE(self, job: JobHandle, request: Request) -> Response:
         """The item goes first (one conditional delete): from then on the job is gone for
@@ -164,7 +168,7 @@ class RootAction(JobAction):
                 f"POST to a job takes only ACTION=DELETE; "
                 f"set {sorted(others)[0]} at its own resource."
             )
-        action = _single(request, "ACTION")
+        action = _required(request, "ACTION")
         if action != "DELETE":
             raise BadRequest(f"ACTION must be DELETE, not {shown(action or '')}.")
         return self.doDELETE(job, request)
@@ -229,10 +233,10 @@ class PhaseAction(JobAction):
     mime = TEXT
 
     def doGET(self, job: JobHandle, request: Request) -> Response:
-        return _text(str(job.load().phase))
+        return self.answer(str(job.load().phase))
 
     def doPOST(self, job: JobHandle, request: Request) -> Response:
-        phase = _single(request, "PHASE")
+        phase = _required(request, "PHASE")
         if phase == "RUN":
             run_job(job)
         elif phase == "ABORT":
@@ -321,11 +325,10 @@ class _SettableAction(JobAction):
     parameter: ClassVar[str]
 
     def doGET(self, job: JobHandle, request: Request) -> Response:
-        return _text(self.serializeValue(getattr(job.load(), self.attName)))
+        return self.answer(self.serializeValue(getattr(job.load(), self.attName)))
 
     def doPOST(self, job: JobHandle, request: Request) -> Response:
-        literal = _single(request, self.parameter)
-        assert literal is not None
+        literal = _required(request, self.parameter)
         self.store(job, self.deserializeValue(literal))
         raise SeeOther(f"async/{job.id}")
 
@@ -431,7 +434,9 @@ class ErrorAction(JobAction):
         if current.phase != Phase.ERROR:
             raise NotFound(f"The job is {current.phase}, not ERROR, so it has no error.")
         summary = current.error_summary
-        return _text(current.error_detail or (summary.message if summary else "The job failed."))
+        return self.answer(
+            current.error_detail or (summary.message if summary else "The job failed.")
+        )
 
 
 class QuoteAction(JobAction):
@@ -441,7 +446,7 @@ class QuoteAction(JobAction):
     mime = TEXT
 
     def doGET(self, job: JobHandle, request: Request) -> Response:
-        return _text(formatISODT(job.load().quote) or "")
+        return self.answer(formatISODT(job.load().quote) or "")
 
 
 class OwnerAction(JobAction):
@@ -451,7 +456,7 @@ class OwnerAction(JobAction):
     mime = TEXT
 
     def doGET(self, job: JobHandle, request: Request) -> Response:
-        return _text(job.load().owner or "NULL")
+        return self.answer(job.load().owner or "NULL")
 
 
 class StartTimeAction(JobAction):
@@ -461,7 +466,7 @@ class StartTimeAction(JobAction):
     mime = TEXT
 
     def doGET(self, job: JobHandle, request: Request) -> Response:
-        return _text(formatISODT(job.load().start_time) or "NULL")
+        return self.answer(formatISODT(job.load().start_time) or "NULL")
 
 
 class ParameterAction(JobAction):
@@ -473,7 +478,7 @@ class ParameterAction(JobAction):
         current = job.load()
         wanted = request.path_parameters.get("name")
         if wanted is None:
-            return _xml(parameters_document(current, request.links))
+            return self.answer(parameters_document(current, request.links))
         name = next((n for n in current.parameters if n.upper() == wanted.upper()), None)
         if name is None:
             raise NotFound(f"The job has no parameter {shown(wanted)}.")
@@ -544,7 +549,7 @@ class ResultsAction(JobAction):
         current = job.load()
         wanted = request.path_parameters.get("id")
         if wanted is None:
-            return _xml(results_document(current, request.links))
+            return self.answer(results_document(current, request.links))
         result = current.result(wanted)
         if result is None:
             raise NotFound(f"The job has no result {shown(wanted)}.")
