@@ -80,6 +80,9 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             f"  {name:<8} median {r['median_ms']} ms  p95 {r['p95_ms']} ms  ratio {r['ratio_to_floor']}"
         )
+    alone = http["lifecycle_alone"]
+    lines.append(f"  one lifecycle alone (create+RUN, WAITs, result, DELETE): median {alone['median_ms']} ms,"
+                 f" p95 {alone['p95_ms']} ms")  # fmt: skip
     lines.append(
         f"  full lifecycles: {http['lifecycles_per_second']}/s with {http['lifecycle_clients']} clients"
     )

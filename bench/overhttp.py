@@ -62,6 +62,8 @@ def lifecycle(session: requests.Session, base: str) -> None:
 def run(repeat: int = 200, seconds: float = 10.0, clients: int = 4) -> dict[str, Any]:
     latencies = _latencies(repeat)
     with local_server(workers=clients) as base:
+        with requests.Session() as session:  # one client alone: create → … → DELETE
+            one = timed(lambda: lifecycle(session, base), max(5, repeat // 20))
         done = [0]
         stop = time.monotonic() + seconds
 
@@ -78,7 +80,8 @@ def run(repeat: int = 200, seconds: float = 10.0, clients: int = 4) -> dict[str,
         for thread in threads:
             thread.join()
         elapsed = time.monotonic() - started
-    return {**latencies, "lifecycles_per_second": round(done[0] / elapsed, 2),
+    return {**latencies, "lifecycle_alone": {"median_ms": median_ms(one), "p95_ms": p95_ms(one)},
+            "lifecycles_per_second": round(done[0] / elapsed, 2),
             "lifecycle_clients": clients}  # fmt: skip
 
 
