@@ -201,7 +201,6 @@ class JobStore:
                 "KeyConditionExpression": "#s = :s AND #t <= :now",
                 "ExpressionAttributeNames": {"#s": shard_key, "#t": time_key},
                 "ExpressionAttributeValues": {":s": {"S": str(number)}, ":now": {"S": stamp(now)}},
-                "Limit": limit,
             }
             while found < limit:
                 request["Limit"] = limit - found
@@ -213,8 +212,6 @@ class JobStore:
                 if "LastEvaluatedKey" not in page:
                     break
                 request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-            if found >= limit:
-                return
 
     def delete_expired(self, job_id: str, now: datetime.datetime) -> bool:
         """Delete a job whose destruction time has passed; False if it is gone or was extended."""
