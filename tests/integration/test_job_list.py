@@ -147,6 +147,19 @@ def test_phase_filter_is_repeatable_and_combines_with_last(api):
     assert ids(jobrefs(api, PHASE="COMPLETED")) == []
 
 
+def test_a_rare_phase_with_last_takes_few_queries(api):
+    from uws import aws
+
+    aborted = api.create()
+    api.request("POST", f"/async/{aborted}/phase", data={"PHASE": "ABORT"})
+    for _ in range(40):
+        api.create()
+    queries = []
+    aws.client("dynamodb").meta.events.register("before-call.dynamodb.Query", lambda **kw: queries.append(1))
+    assert ids(jobrefs(api, PHASE="ABORTED", LAST="1")) == [aborted]
+    assert len(queries) == 1
+
+
 def test_after_is_strictly_after(api):
     from uws.store import unstamp
 

@@ -175,7 +175,9 @@ class JobStore:
             **expr.request(),
         }
         if last is not None:
-            request["Limit"] = last
+            # DynamoDB applies Limit before the filter: with a PHASE filter, pages of `last`
+            # could take a round trip per few jobs, so read larger pages then.
+            request["Limit"] = max(last, 100) if phases else last
         refs: list[JobRef] = []
         while True:
             with aws.translated_errors():
