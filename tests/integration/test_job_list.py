@@ -155,7 +155,9 @@ def test_a_rare_phase_with_last_takes_few_queries(api):
     for _ in range(40):
         api.create()
     queries = []
-    aws.client("dynamodb").meta.events.register("before-call.dynamodb.Query", lambda **kw: queries.append(1))
+    aws.client("dynamodb").meta.events.register(
+        "before-call.dynamodb.Query", lambda **kw: queries.append(1)
+    )
     assert ids(jobrefs(api, PHASE="ABORTED", LAST="1")) == [aborted]
     assert len(queries) == 1
 
