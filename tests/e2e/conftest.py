@@ -61,12 +61,14 @@ def server() -> Iterator[Server]:
         process.kill()
         raise RuntimeError(f"local.serve did not start:\n{process.stdout.read()}")
     yield Server(base, process)
-    process.terminate()
+    process.terminate()  # what Ctrl-C does too: a clean stop that leaves nothing behind
     try:
-        process.wait(timeout=10)
+        assert process.wait(timeout=10) == 0
     except subprocess.TimeoutExpired:
         process.kill()
         raise
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{base}/async", timeout=1)
 
 
 @pytest.fixture

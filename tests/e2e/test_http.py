@@ -1,9 +1,11 @@
 """Over real HTTP through the local runtime: plain requests, pyvo, curl, two users, WAIT."""
 
 import datetime
+import json
 import re
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -175,3 +177,15 @@ def test_the_readme_curl_walkthrough_works_as_written(server):
     assert run.returncode == 0, run.stderr
     assert "COMPLETED" in run.stdout
     assert "<VOTABLE" in run.stdout and "hello" in run.stdout
+
+
+def test_make_invoke_uses_the_running_services_aws(server, http):
+    job = create(server, http, RUNID="seen-by-invoke")
+    run = subprocess.run(
+        [sys.executable, "-m", "local.invoke", "JobsFunction", "events/jobs-get.json"],
+        cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    reply = json.loads(run.stdout)
+    assert reply["statusCode"] == 200
+    assert job.rsplit("/", 1)[1] in reply["body"]  # the job the running service holds
