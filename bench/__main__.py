@@ -55,6 +55,16 @@ def table(results: dict[str, Any]) -> str:
     lines.append(
         f"  worst ratio {cold['worst_ratio']}, median {cold['median_ratio']} (target ≤ 1.3)"
     )
+    layer = results["lambda_layer"]
+    if "skipped" in layer:
+        lines.append(f"  as Lambda imports the built layer: skipped ({layer['skipped']})")
+    else:
+        lines.append(
+            f"  as Lambda imports the built layer (python3.12, read-only): PhaseFunction"
+            f" {layer['phase_function_shipped_ms']} ms, ratio {layer['ratio_shipped']};"
+            f" without the shipped .pyc {layer['phase_function_without_pyc_ms']} ms,"
+            f" ratio {layer['ratio_without_pyc']}"
+        )
     warm = results["warm"]
     lines += ["", "3. Warm GET of a job document",
               f"  bare GetItem {warm['floor_getitem_ms']} ms, handler {warm['handler_get_job_ms']} ms,"
@@ -103,6 +113,7 @@ def main() -> None:
         steps = [
             ("calls", calls.run),
             ("cold_start", lambda: startup.cold_start(2 if quick else 7)),
+            ("lambda_layer", lambda: startup.lambda_layer_import(2 if quick else 7)),
             ("warm", lambda: startup.warm_overhead(100 if quick else 400)),
             ("scale", lambda: scale.run(1000, 5000 if quick else 100_000)),
             ("http", lambda: overhttp.run(30 if quick else 200, 3 if quick else 10)),

@@ -7,6 +7,7 @@ import json
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from local.inprocess import in_process_aws
@@ -51,6 +52,63 @@ def cold_start(rounds: int = 7) -> dict[str, Any]:
     worst = max(r["ratio"] for r in rows.values())
     return {"floor_import_boto3_ms": round(floor_ms, 1), "functions": rows,
             "worst_ratio": worst, "target": 1.3, "met": worst <= 1.3}  # fmt: skip
+
+
+def lambda_layer_import(rounds: int = 7) -> dict[str, Any]:
+    """A function's import as Lambda does it: Python 3.12, the layer on a read-only path (no
+    .pyc written), built by the layer's own Makefile for this machine's platform, once as
+    shipped (compiled .pyc) and once with the .pyc files removed. The floor is `import boto3`
+    from a normal, compiled install, as Lambda's runtime has it."""
+    import os
+    import platform
+    import shutil
+    import tempfile
+
+    env = {**os.environ, "PYENV_VERSION": "3.12.1:3.11.7"}
+    python = shutil.which("python3.12", path=env.get("PATH"))
+    probe = python and subprocess.run([python, "--version"], env=env, capture_output=True)
+    if not probe or probe.returncode != 0:
+        return {"skipped": "no python3.12 on PATH"}
+    arch = "aarch64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+    work = Path(tempfile.mkdtemp(prefix="uws-layer-"))
+    try:
+        shipped, bare, base = work / "shipped", work / "bare", work / "boto3"
+        subprocess.run(
+            ["make", "-s", "-C", str(ROOT / "layers/uws"), "build-UwsLayer",
+             f"ARTIFACTS_DIR={shipped}", f"PLATFORM=manylinux2014_{arch}"],
+            env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        shutil.copytree(shipped, bare)
+        for cache in bare.rglob("__pycache__"):
+            shutil.rmtree(cache)
+        subprocess.run([python, "-m", "pip", "install", "-q", "boto3", "-t", str(base)],
+                       env=env, check=True, capture_output=True)  # fmt: skip
+        app = str(ROOT / "functions/phase/app.py")
+
+        def one(layer: Path | None) -> float:
+            paths = [str(base)] + ([str(layer / "python")] if layer else [])
+            run_env = {**env, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": ":".join(paths)}
+            code = FLOOR if layer is None else FUNCTION
+            args = [] if layer is None else [app]
+            out = subprocess.run([python, "-c", code, *args], env=run_env, capture_output=True,
+                                 text=True, check=True)  # fmt: skip
+            return float(out.stdout.strip().splitlines()[-1])
+
+        floor, with_pyc, without = [], [], []
+        for _ in range(rounds):
+            floor.append(one(None))
+            with_pyc.append(one(shipped))
+            without.append(one(bare))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    floor_ms = statistics.median(floor) * 1000
+    return {
+        "floor_import_boto3_ms": round(floor_ms, 1),
+        "phase_function_shipped_ms": round(statistics.median(with_pyc) * 1000, 1),
+        "phase_function_without_pyc_ms": round(statistics.median(without) * 1000, 1),
+        "ratio_shipped": round(statistics.median(with_pyc) * 1000 / floor_ms, 2),
+        "ratio_without_pyc": round(statistics.median(without) * 1000 / floor_ms, 2),
+    }
 
 
 def warm_overhead(repeat: int = 400) -> dict[str, Any]:
