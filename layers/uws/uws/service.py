@@ -38,7 +38,8 @@ def build_service() -> Service:
 def serve_job_action(action: str, event: dict[str, Any]) -> dict[str, Any]:
     """Serve ``{job}/<action>`` (``''`` for the job itself) for an API Gateway REST event."""
     job_id = (event.get("pathParameters") or {}).get("jobId", "")
-    logger.thread_safe_append_keys(job_id=job_id)
+    logger.thread_safe_clear_keys()  # a thread may serve many requests (the local runtime)
+    logger.thread_safe_append_keys(job_id=job_id[:64])
     return _respond(
         event,
         lambda service, request: JOB_ACTIONS.dispatch(
@@ -49,6 +50,7 @@ def serve_job_action(action: str, event: dict[str, Any]) -> dict[str, Any]:
 
 def serve_job_list(event: dict[str, Any]) -> dict[str, Any]:
     """Serve ``/async``: the caller's job list and job creation."""
+    logger.thread_safe_clear_keys()
     return _respond(event, lambda service, request: call_method(JobList(), service, request))
 
 
