@@ -207,3 +207,17 @@ def test_wait_polls_with_backoff(api, monkeypatch):
 )
 def test_bad_wait_is_400(api, query):
     assert api.request("GET", f"/async/{api.create()}", query=query).status == 400
+
+
+def test_job_reads_are_strongly_consistent(api):
+    """Clients GET right after every 303: an eventually consistent read could show the old state."""
+    from uws import aws
+
+    job_id = api.create()
+    reads = []
+    aws.client("dynamodb").meta.events.register(
+        "provide-client-params.dynamodb.GetItem", lambda params, **kw: reads.append(params)
+    )
+    for child in ("", "/phase", "/parameters", "/results", "/destruction"):
+        api.request("GET", f"/async/{job_id}{child}")
+    assert len(reads) == 5 and all(r["ConsistentRead"] is True for r in reads)
