@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -28,8 +29,8 @@ class Server:
         return f"{self.base}/async"
 
 
-@pytest.fixture(scope="session")
-def server() -> Iterator[Server]:
+@contextlib.contextmanager
+def running_server(*overrides: str) -> Iterator[Server]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(REAPER_EVERY="1", PYTHONUNBUFFERED="1")
@@ -42,6 +43,7 @@ def server() -> Iterator[Server]:
             str(port),
             "--parameter-overrides",
             f"WaitCapSeconds={WAIT_CAP}",
+            *overrides,
         ],
         cwd=ROOT,
         env=env,
@@ -69,6 +71,20 @@ def server() -> Iterator[Server]:
         raise
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{base}/async", timeout=1)
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[Server]:
+    with running_server() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def testing_server() -> Iterator[Server]:
+    """The runtime deployed with the tests' job type (a required parameter, a file parameter)."""
+    overrides = ("JobType=testing", "JobTypeModules=uws.demo,tests.jobtypes_for_tests")
+    with running_server(*overrides) as running:
+        yield running
 
 
 @pytest.fixture
