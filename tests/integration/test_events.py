@@ -3,10 +3,10 @@
 import json
 from pathlib import Path
 
-import boto3
 import pytest
 
 from local.apigateway import find_route, invoke
+from local.invoke import seed_sample_job
 from local.make_events import CASES, JOB, OTHER_EVENTS, build
 from tests.conftest import set_item
 
@@ -24,22 +24,6 @@ EXPECTED = {
 }  # fmt: skip
 
 
-def seed_job(api):
-    """The job the events name, with a parameter and a result."""
-    from uws.config import settings
-    from uws.isodt import utcnow
-    from uws.job import Result, new_job
-    from uws.store import JobStore
-
-    job = new_job(None, "demo", utcnow(), settings())
-    job.job_id = JOB
-    job.parameters = {"TEXT": ["hello"]}
-    key = f"jobs/{JOB}/results/result"
-    boto3.client("s3").put_object(Bucket=api.refs["ResultsBucket"], Key=key, Body=b"<VOTABLE/>")
-    job.results = [Result("result", key, "application/x-votable+xml", 10)]
-    JobStore(settings().table).create(job)
-
-
 def test_every_route_has_events_and_the_files_are_current():
     assert sorted(p.stem for p in EVENTS.glob("*.json")) == sorted([*CASES, *OTHER_EVENTS])
     expected = {**{n: build(n) for n in CASES}, **{n: make() for n, make in OTHER_EVENTS.items()}}
@@ -52,15 +36,14 @@ def test_every_route_has_events_and_the_files_are_current():
 
 
 def test_worker_event_runs_the_queued_job(api):
-    seed_job(api)
-    set_item(api, JOB, phase="QUEUED", results=[])
+    seed_sample_job("QUEUED")
     event = json.loads((EVENTS / "worker-sqs.json").read_text())
     assert invoke(api.functions["WorkerFunction"], event) == {"batchItemFailures": []}
     assert api.item(JOB)["phase"]["S"] == "COMPLETED"
 
 
 def test_reaper_event_sweeps(api):
-    seed_job(api)
+    seed_sample_job("PENDING")
     set_item(api, JOB, destruction="2001-01-01T00:00:00.000000Z")
     event = json.loads((EVENTS / "reaper-scheduled.json").read_text())
     assert invoke(api.functions["ReaperFunction"], event) == {
@@ -73,7 +56,7 @@ def test_reaper_event_sweeps(api):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_event_file_gets_its_answer(api, name):
-    seed_job(api)
+    seed_sample_job("PENDING")
     event = json.loads((EVENTS / f"{name}.json").read_text())
     route, _ = find_route(api.routes, event["path"])
     reply = api.invoke(route.function, event)
