@@ -8,7 +8,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
 
 from local import apigateway
 from local.template import functions, load, routes
@@ -24,18 +23,8 @@ class Handlers:
         self.routes = routes(template)
         self.functions = functions(template)
 
-    def event(self, method: str, path: str, data: dict | None = None, query: dict | None = None,
-              owner: str | None = None) -> tuple[apigateway.FunctionSpec, dict]:  # fmt: skip
-        found = apigateway.find_route(self.routes, path)
-        assert found is not None, path
-        route, params = found
-        body = urlencode(data or {}, doseq=True).encode()
-        headers = {"Content-Type": "application/x-www-form-urlencoded"} if data else {}
-        event = apigateway.rest_event(
-            method, route, path, params, query=urlencode(query or {}, doseq=True),
-            headers=headers, body=body, principal=owner, stage="uws", host=HOST,
-            base_path="/uws",
-        )  # fmt: skip
+    def event(self, method: str, path: str, **kwargs: Any) -> tuple[apigateway.FunctionSpec, dict]:
+        route, event = apigateway.form_event(self.routes, method, path, host=HOST, **kwargs)
         return self.functions[route.function], event
 
     def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from urllib.parse import urlencode
 
-from .apigateway import rest_event
+from .apigateway import form_event
 from .template import ROOT, load, routes
 
 JOB = "Q2ZkR3dmYWtlLWpvYi1pZA"  # an id of our shape; `make invoke` creates the job first
 HOST = "abc123defg.execute-api.eu-west-1.amazonaws.com"
 STAGE = "uws"
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 # name: (method, path, query, form)
 CASES = {
@@ -66,24 +64,23 @@ CASES = {
 
 def build(name: str) -> dict:
     method, path, query, form = CASES[name]
-    from .apigateway import find_route
-
-    found = find_route(routes(load()), path)
-    assert found is not None, path
-    route, params = found
     headers = {
         "Accept": "*/*",
         "User-Agent": "python-requests/2.32 pyvo/1.6",
         "X-Forwarded-For": "198.51.100.7",
         "X-Forwarded-Port": "443",
         "X-Forwarded-Proto": "https",
-        **(FORM if form is not None else {}),
     }
-    event = rest_event(
-        method, route, path, params, query=urlencode(query, doseq=True), headers=headers,
-        body=urlencode(form).encode() if form is not None else b"", stage=STAGE, host=HOST,
-        base_path=f"/{STAGE}",
-    )  # fmt: skip
+    _, event = form_event(
+        routes(load()),
+        method,
+        path,
+        data=form,
+        query=query,
+        headers=headers,
+        stage=STAGE,
+        host=HOST,
+    )
     context = event["requestContext"]
     context.update(
         accountId="123456789012", apiId="abc123defg", protocol="HTTP/1.1",

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import boto3
 import pytest
@@ -53,34 +52,9 @@ class Api:
         self.refs = refs
         self.schema = schema
 
-    def event(
-        self,
-        method: str,
-        path: str,
-        data: Any = None,
-        query: Any = None,
-        owner: str | None = None,
-        headers: dict[str, str] | None = None,
-        body: bytes | None = None,
-    ) -> tuple[str, dict[str, Any]]:
-        found = apigateway.find_route(self.routes, path)
-        assert found is not None, f"no route for {path}"
-        route, params = found
-        if body is None and data is not None:
-            body = urlencode(data, doseq=True).encode()
-            headers = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
-        event = apigateway.rest_event(
-            method,
-            route,
-            path,
-            params,
-            query=urlencode(query or {}, doseq=True),
-            headers=headers,
-            body=body or b"",
-            principal=owner,
-            stage=STAGE,
-            host=HOST,
-            base_path=f"/{STAGE}",
+    def event(self, method: str, path: str, **kwargs: Any) -> tuple[str, dict[str, Any]]:
+        route, event = apigateway.form_event(
+            self.routes, method, path, stage=STAGE, host=HOST, **kwargs
         )
         return route.function, event
 
