@@ -33,7 +33,7 @@ def in_process_aws(env: dict[str, str] | None = None) -> Iterator[dict[str, str]
             template = load()
             refs = resources.create_all(template)
             variables = template["Globals"]["Function"]["Environment"]["Variables"]
-            os.environ.update(resources.function_environment(template, variables, refs))
+            os.environ.update(resources.function_environment(variables, refs))
             os.environ.update(env or {})
             settings.cache_clear()
             aws.reset()

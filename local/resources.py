@@ -61,7 +61,5 @@ def create_all(
     return refs
 
 
-def function_environment(
-    template: dict[str, Any], env: dict[str, Any], refs: dict[str, str]
-) -> dict[str, str]:
+def function_environment(env: dict[str, Any], refs: dict[str, str]) -> dict[str, str]:
     return {k: str(v) for k, v in resolve(env, refs).items()}

@@ -690,7 +690,7 @@ def create_job(service: Service, request: Request) -> Job:
         job.uploads[name] = upload
     if phase == "RUN":
         job.phase = Phase.QUEUED
-        job.deadline = now + datetime.timedelta(seconds=settings.queue_timeout)
+        job.deadline = queue_deadline(job.job_id, now, settings)["deadline"]
     service.store.create(job)
     count("JobsCreated")
     if phase == "RUN":

@@ -21,7 +21,6 @@ class Phase(StrEnum):
 ACTIVE = frozenset({Phase.PENDING, Phase.QUEUED, Phase.EXECUTING})
 """Phases in which a job may still change on its own; WAIT blocks only in these."""
 
-FINISHED = frozenset({Phase.COMPLETED, Phase.ERROR, Phase.ABORTED, Phase.ARCHIVED})
 
 TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     Phase.PENDING: frozenset({Phase.QUEUED, Phase.ABORTED}),
