@@ -24,7 +24,9 @@ class Handlers:
         self.functions = functions(template)
 
     def event(self, method: str, path: str, **kwargs: Any) -> tuple[apigateway.FunctionSpec, dict]:
-        route, event = apigateway.form_event(self.routes, method, path, host=HOST, **kwargs)
+        route, event = apigateway.form_event(
+            self.routes, method, path, mount=apigateway.Mount.execute_api(HOST), **kwargs
+        )
         return self.functions[route.function], event
 
     def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .apigateway import form_event
+from .apigateway import Mount, form_event
 from .template import ROOT, load, routes
 
 JOB = "Q2ZkR3dmYWtlLWpvYi1pZA"  # an id of our shape; `make invoke` creates the job first
@@ -78,8 +78,7 @@ def build(name: str) -> dict:
         data=form,
         query=query,
         headers=headers,
-        stage=STAGE,
-        host=HOST,
+        mount=Mount.execute_api(HOST, STAGE),
     )
     context = event["requestContext"]
     context.update(

@@ -7,7 +7,12 @@
    moto applies the update to the stored item first and raises afterwards. Restoring the
    item when moto raises gives DynamoDB's all-or-nothing.
 
-Both are for the local runtime and the tests, so that they exercise our conditional writes
+3. DynamoDB's ``Limit`` is a 32-bit integer from 1 (DynamoDB API Reference, Query: "Limit
+   Type: Integer, Valid Range: Minimum value of 1"); a larger one fails to deserialise
+   (``SerializationException``), which moto takes. Refusing it as DynamoDB does keeps
+   an unclamped ``LAST`` from passing here and failing on AWS.
+
+All are for the local runtime and the tests, so that they exercise our conditional writes
 rather than moto's shortcuts.
 """
 
@@ -26,10 +31,14 @@ def serialise_dynamodb() -> None:
     if _patched:
         return
     _patched = True
-    from moto.dynamodb.exceptions import ItemSizeToUpdateTooLarge
+    from moto.dynamodb.exceptions import DynamodbException, ItemSizeToUpdateTooLarge
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.responses import DynamoHandler
+
+    class SerializationException(DynamodbException):
+        def __init__(self, message: str) -> None:
+            super().__init__("SerializationException", message)
 
     call_action = DynamoHandler.call_action
 
@@ -52,5 +61,16 @@ def serialise_dynamodb() -> None:
                 item.attrs = saved
             raise
 
+    def bounded(action: Any) -> Any:
+        def checked(self: Any) -> Any:
+            limit = self.body.get("Limit")
+            if limit is not None and not 1 <= int(limit) <= 2**31 - 1:
+                raise SerializationException(f"Limit {limit} is not a 32-bit integer of at least 1")
+            return action(self)
+
+        return checked
+
+    DynamoHandler.query = bounded(DynamoHandler.query)  # type: ignore[method-assign]
+    DynamoHandler.scan = bounded(DynamoHandler.scan)  # type: ignore[method-assign]
     DynamoHandler.call_action = serialised  # type: ignore[method-assign]
     DynamoDBBackend.update_item = all_or_nothing  # type: ignore[method-assign]

@@ -24,10 +24,28 @@ import boto3
 
 from . import apigateway, resources
 from .moto_fixes import serialise_dynamodb
-from .template import ROOT, FunctionSpec, functions, load, resolve, routes
+from .template import ROOT, FunctionSpec, functions, load, resolve, rest_api, routes
 
 REGION = "us-east-1"
 STATE_FILE = ROOT / ".uws-local.json"  # where a running `make serve` tells `make invoke` its AWS
+
+# What a REST API's ANY method takes; API Gateway routes no other method (API Gateway
+# Developer Guide, "Set up a method": DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT).
+API_GATEWAY_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
+# API Gateway quotas: "Payload size" of a REST API request, 10 MB.
+API_GATEWAY_MAX_PAYLOAD = 10 * 1024 * 1024
+# Lambda quotas: "Invocation payload (request and response)", 6 MB each for synchronous
+# invocations, counted on the JSON of the event and of the function's response.
+LAMBDA_MAX_PAYLOAD = 6 * 1024 * 1024
+
+
+def over_lambda_payload(document: dict[str, Any], body_length: int) -> bool:
+    """Whether the JSON of an event or a response is over Lambda's synchronous limit (the
+    exact size is taken only when the body could bring it near: JSON escapes take at most
+    six bytes a character)."""
+    if body_length * 6 + 64 * 1024 < LAMBDA_MAX_PAYLOAD:
+        return False
+    return len(json.dumps(document).encode()) > LAMBDA_MAX_PAYLOAD
 
 
 def free_port() -> int:
@@ -103,6 +121,7 @@ class LocalDeployment:
     def _configure(self, env: dict[str, str] | None) -> None:
         self.functions = functions(self.template)
         self.routes = routes(self.template)
+        self.api = rest_api(self.template, self.refs)
         global_env = self.template.get("Globals", {}).get("Function", {})
         base_env = global_env.get("Environment", {}).get("Variables", {})
         os.environ.update(resources.function_environment(base_env, self.refs))
@@ -140,23 +159,44 @@ class LocalDeployment:
         body: bytes,
         host: str,
     ) -> HttpReply:
-        """Answer one HTTP request as API Gateway and the function behind the route would."""
-        found = apigateway.find_route(self.routes, path)
-        if found is None:  # what API Gateway says for a path it has no resource for
-            return HttpReply(403, {"Content-Type": "application/json"},
-                             b'{"message":"Missing Authentication Token"}')  # fmt: skip
+        """Answer one HTTP request as API Gateway and the function behind the route would,
+        with API Gateway's and Lambda's limits and API Gateway's own answers."""
+        if (
+            method not in API_GATEWAY_METHODS
+            or (found := apigateway.find_route(self.routes, path)) is None
+        ):
+            return self._gateway(
+                "MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token"
+            )
+        if len(body) > API_GATEWAY_MAX_PAYLOAD:
+            return self.too_large()
         route, params = found
         principal = basic_user(headers)
         headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
         headers["X-Forwarded-Proto"] = "http"
+        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
         event = apigateway.rest_event(
-            method, route, path, params, query=query, headers=headers, body=body,
-            principal=principal, stage=self.stage, host=host,
+            method, route, path, params, apigateway.Mount.local(host), query=query,
+            headers=headers, body=body, principal=principal,
+            binary=self.api.is_binary(content_type),
         )  # fmt: skip
+        if over_lambda_payload(event, len(event.get("body") or "")):
+            # Lambda refuses the invocation (RequestEntityTooLargeException) and API Gateway
+            # answers the client with a 5xx of its own; the function never runs.
+            return self._gateway("DEFAULT_5XX", 500, "Internal server error")
         result = apigateway.invoke(self.functions[route.function], event)
+        if over_lambda_payload(result, len(result.get("body") or "")):
+            return self._gateway("DEFAULT_5XX", 502, "Internal server error")
         payload = result.get("body") or ""
         data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
         return HttpReply(int(result["statusCode"]), dict(result.get("headers") or {}), data)
+
+    def too_large(self) -> HttpReply:
+        """API Gateway's answer to a request over its payload limit."""
+        return self._gateway("REQUEST_TOO_LARGE", 413, "Request Too Long")
+
+    def _gateway(self, kind: str, status: int, error: str) -> HttpReply:
+        return HttpReply(*self.api.gateway_response(kind, status, error))
 
     # ---- event sources: queues and schedules -----------------------------------------------
 

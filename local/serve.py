@@ -15,9 +15,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from .runtime import STATE_FILE, LocalDeployment
-
-MAX_BODY = 10 * 1024 * 1024  # API Gateway's own payload limit
+from .runtime import API_GATEWAY_MAX_PAYLOAD, STATE_FILE, LocalDeployment
 
 
 class ApiGatewayHandler(BaseHTTPRequestHandler):
@@ -34,10 +32,9 @@ class ApiGatewayHandler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            self._reply(
-                413, {"Content-Type": "application/json"}, b'{"message":"Request Too Long"}'
-            )
+        if length > API_GATEWAY_MAX_PAYLOAD:  # answered without reading what is too much
+            reply = self.deployment.too_large()
+            self._reply(reply.status, reply.headers, reply.body)
             self.close_connection = True
             return
         body = self.rfile.read(length) if length else b""
@@ -46,19 +43,26 @@ class ApiGatewayHandler(BaseHTTPRequestHandler):
         reply = self.deployment.http(
             self.command, url.path, url.query, dict(self.headers.items()), body, host
         )
-        self._reply(reply.status, reply.headers, b"" if self.command == "HEAD" else reply.body)
+        self._reply(reply.status, reply.headers, reply.body)
 
     def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        """One write for headers and body; a HEAD gets the headers (Content-Length that of
+        the GET) and no body."""
         self.send_response(status)
         for name, value in headers.items():
             if name.lower() not in ("content-length", "connection"):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self._headers_buffer.append(b"\r\n")  # end_headers() without its separate flush
-        self.wfile.write(b"".join(self._headers_buffer) + body)
+        self.wfile.write(b"".join(self._headers_buffer) + (b"" if self.command == "HEAD" else body))
         self._headers_buffer = []
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
+    def __getattr__(self, name: str) -> object:
+        """Every method reaches the deployment (do_TRACE, do_FOO …), which answers as API
+        Gateway does, instead of http.server's own 501 page."""
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: object) -> None:
         if os.environ.get("ACCESS_LOG"):

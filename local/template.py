@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -46,20 +48,33 @@ def parameter_defaults(template: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def resolve(value: Any, refs: dict[str, str]) -> Any:
-    """Resolve the intrinsics the template's environment uses: Ref, GetAtt and Sub."""
+def conditions(template: dict[str, Any], refs: dict[str, str]) -> dict[str, bool]:
+    """The template's Conditions, for the forms it uses (Fn::Equals of a Ref and a literal)."""
+    found = {}
+    for name, spec in template.get("Conditions", {}).items():
+        left, right = spec["Fn::Equals"]
+        found[name] = str(resolve(left, refs)) == str(resolve(right, refs))
+    return found
+
+
+def resolve(value: Any, refs: dict[str, str], when: dict[str, bool] | None = None) -> Any:
+    """Resolve the intrinsics the template uses outside resources: Ref, GetAtt, Sub, and If
+    (given the conditions' values in ``when``)."""
     if isinstance(value, dict) and len(value) == 1:
         ((key, arg),) = value.items()
         if key == "Ref":
             return refs[arg]
+        if key == "Fn::If" and when is not None:
+            condition, then, otherwise = arg
+            return resolve(then if when[condition] else otherwise, refs, when)
         if key == "Fn::GetAtt":
             return refs[".".join(arg)]
         if key == "Fn::Sub" and isinstance(arg, str):
             return re.sub(r"\$\{([^}]+)\}", lambda m: refs[m.group(1)], arg)
     if isinstance(value, dict):
-        return {k: resolve(v, refs) for k, v in value.items()}
+        return {k: resolve(v, refs, when) for k, v in value.items()}
     if isinstance(value, list):
-        return [resolve(v, refs) for v in value]
+        return [resolve(v, refs, when) for v in value]
     return value
 
 
@@ -77,12 +92,23 @@ class Route:
 
     @property
     def pattern(self) -> re.Pattern[str]:
-        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
+        regex = re.escape(self.path)
+        regex = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", regex)  # {proxy+}: one segment or more
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", regex)
         return re.compile(regex)
 
     def match(self, path: str) -> dict[str, str] | None:
         found = self.pattern.fullmatch(path)
         return None if found is None else found.groupdict()
+
+    @property
+    def specificity(self) -> tuple[int, ...]:
+        """Smaller is more specific: a literal segment beats {param}, which beats {param+}."""
+        return tuple(
+            2 if part.endswith("+}") else 1 if part.startswith("{") else 0
+            for part in self.path.strip("/").split("/")
+            if part
+        )
 
 
 def routes(template: dict[str, Any]) -> list[Route]:
@@ -128,3 +154,51 @@ def functions(template: dict[str, Any]) -> dict[str, FunctionSpec]:
             memory=int(props.get("MemorySize", defaults.get("MemorySize", 128))),
         )
     return specs
+
+
+@dataclass(frozen=True)
+class RestApi:
+    """What API Gateway itself does for the template's API: binary media types and its own
+    gateway responses (status, headers, body), resolved for the given parameters."""
+
+    binary_media_types: tuple[str, ...]
+    gateway_responses: dict[str, dict[str, Any]]
+
+    def is_binary(self, content_type: str) -> bool:
+        media_type = content_type.split(";")[0].strip().lower()
+        return bool(media_type) and any(
+            fnmatch.fnmatchcase(media_type, pattern) for pattern in self.binary_media_types
+        )
+
+    def gateway_response(
+        self, kind: str, default_status: int, error: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        """The answer API Gateway gives for a gateway response type (its default if the
+        template sets none), with ``$context.error.message`` filled in."""
+        spec = self.gateway_responses.get(kind) or self.gateway_responses.get(
+            "DEFAULT_5XX" if default_status >= 500 else "DEFAULT_4XX"
+        )
+        if spec is None:
+            body = json.dumps({"message": error}).encode()
+            return default_status, {"Content-Type": "application/json"}, body
+        headers = {
+            name.removeprefix("gatewayresponse.header."): value.strip("'")
+            for name, value in spec.get("responseParameters", {}).items()
+        }
+        body = next(iter(spec.get("responseTemplates", {}).values()), "")
+        body = body.replace("$context.error.messageString", f'"{error}"')
+        body = body.replace("$context.error.message", error)
+        return int(spec.get("statusCode", default_status)), headers, body.encode()
+
+
+def rest_api(template: dict[str, Any], refs: dict[str, str]) -> RestApi:
+    refs = {"AWS::StackName": "uws", "AWS::NoValue": "", **refs}
+    (api,) = resources_of_type(template, "AWS::Serverless::Api").values()
+    props = resolve(api["Properties"], refs, conditions(template, refs))
+    body = props.get("DefinitionBody", {})
+    return RestApi(
+        binary_media_types=tuple(
+            t.replace("~1", "/").lower() for t in props.get("BinaryMediaTypes", [])
+        ),
+        gateway_responses=body.get("x-amazon-apigateway-gateway-responses", {}),
+    )

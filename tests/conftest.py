@@ -20,6 +20,7 @@ SCHEMA_DIR = Path(__file__).parent / "schemata"
 HOST = "abc123.execute-api.us-east-1.amazonaws.com"
 STAGE = "uws"
 BASE = f"https://{HOST}/{STAGE}"
+MOUNT = apigateway.Mount.execute_api(HOST, STAGE)
 
 
 @pytest.fixture(scope="session")
@@ -53,9 +54,7 @@ class Api:
         self.schema = schema
 
     def event(self, method: str, path: str, **kwargs: Any) -> tuple[str, dict[str, Any]]:
-        route, event = apigateway.form_event(
-            self.routes, method, path, stage=STAGE, host=HOST, **kwargs
-        )
+        route, event = apigateway.form_event(self.routes, method, path, mount=MOUNT, **kwargs)
         return route.function, event
 
     def invoke(self, function: str, event: dict[str, Any]) -> Reply:

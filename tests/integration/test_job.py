@@ -134,9 +134,13 @@ def test_other_methods_are_405(api, method):
     assert reply.status == 405 and reply.headers["Allow"] == "GET, POST, DELETE"
 
 
-def test_head_is_a_get_without_body(api):
-    reply = api.request("HEAD", f"/async/{api.create()}")
-    assert reply.status == 200 and reply.body == ""
+def test_head_answers_as_get_so_the_front_end_can_send_its_length(api):
+    """The function answers HEAD with the GET's body; API Gateway (and the local runtime)
+    send only the headers, Content-Length that of the GET (RFC 9110, 9.3.2)."""
+    job_id = api.create()
+    head = api.request("HEAD", f"/async/{job_id}")
+    get = api.request("GET", f"/async/{job_id}")
+    assert head.status == 200 and head.body == get.body and head.content_type == get.content_type
 
 
 # ---- WAIT -----------------------------------------------------------------------------------

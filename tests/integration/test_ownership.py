@@ -56,17 +56,23 @@ def test_the_owner_cannot_be_set_by_a_header_or_a_parameter(api):
 def test_identity_comes_from_cognito_claims_and_iam(api):
     from tests.conftest import Reply
 
-    for context, owner in [
-        ({"authorizer": {"claims": {"cognito:username": "carol", "sub": "1234"}}}, "carol"),
-        (
-            {"identity": {"userArn": "arn:aws:iam::123456789012:user/dave"}},
-            "arn:aws:iam::123456789012:user/dave",
-        ),
-    ]:
+    role = "arn:aws:sts::123456789012:assumed-role/observers"
+    cases = [
+        # cognito: the immutable sub claim
+        ({"authorizer": {"claims": {"cognito:username": "carol", "sub": "1234"}}}, None, "1234"),
+        ({"identity": {"userArn": "arn:aws:iam::123456789012:user/dave"}}, None,
+         "arn:aws:iam::123456789012:user/dave"),
+        # iam with an assumed role: the credentials are refreshed (a new session name) between
+        # creating the job and reading it; the job is still the caller's
+        ({"identity": {"userArn": f"{role}/botocore-session-1795460400"}},
+         {"identity": {"userArn": f"{role}/botocore-session-1795464000"}}, role),
+    ]  # fmt: skip
+    for context, later_context, owner in cases:
         function, event = api.event("POST", "/async", data={"TEXT": "x"})
         event["requestContext"].update(context)
         reply: Reply = api.invoke(function, event)
         job_id = reply.location.rsplit("/", 1)[1]
         function, event = api.event("GET", f"/async/{job_id}/owner")
-        event["requestContext"].update(context)
-        assert api.invoke(function, event).body == owner
+        event["requestContext"].update(later_context or context)
+        answer = api.invoke(function, event)
+        assert (answer.status, answer.body) == (200, owner)

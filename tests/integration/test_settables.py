@@ -62,6 +62,7 @@ def test_execution_duration_is_frozen_after_queued(api, phase):
         ("20300102T030405Z", "2030-01-02T03:04:05Z"),
         ("2030-01-02T03:04:05+00:00", "2030-01-02T03:04:05Z"),
         ("2030-01-02", "2030-01-02T00:00:00Z"),
+        ("2030-01-02 03:04:05", "2030-01-02T03:04:05Z"),  # a space for the T, as DaCHS takes
     ],
 )
 def test_destruction_accepts_the_seeds_forms(api, monkeypatch, literal, expected):
@@ -83,7 +84,7 @@ def test_destruction_later_than_the_maximum_is_clamped(api):
 
 @pytest.mark.parametrize(
     "literal",
-    ["junk", "2030-01-02T03:04", "2030-01-02T03:04:05+01:00", "2030-13-01T00:00:00Z", "2030-01-02 03:04:05",
+    ["junk", "2030-01-02T03:04", "2030-01-02T03:04:05+01:00", "2030-13-01T00:00:00Z", "2030-01-02_03:04:05",
      "99999-01-01T00:00:00Z", ""],
 )  # fmt: skip
 def test_bad_destruction_is_400_with_the_seeds_message(api, literal):

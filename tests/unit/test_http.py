@@ -7,6 +7,9 @@ from uws.config import Settings, settings
 from uws.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from uws.http import base_url, caller_from_context, parse_request
 
+from local.apigateway import Mount, find_route, rest_event
+from local.template import load, routes
+
 
 @pytest.fixture
 def config(monkeypatch) -> Settings:
@@ -94,37 +97,63 @@ def test_malformed_multipart_is_400(config, body, content_type):
         parse_request(event(body, content_type=content_type), config)
 
 
+ROLE = "arn:aws:sts::123456789012:assumed-role/astronomers"
+
+
 @pytest.mark.parametrize(
     "context, owner",
     [
         ({}, None),
         ({"authorizer": {"principalId": "alice"}}, "alice"),
-        ({"authorizer": {"claims": {"cognito:username": "bob", "sub": "b-1"}}}, "bob"),
+        # cognito: the immutable sub, not the user name a deleted user frees for another
+        ({"authorizer": {"claims": {"cognito:username": "bob", "sub": "b-1"}}}, "b-1"),
         ({"authorizer": {"claims": {"sub": "b-1"}}}, "b-1"),
         ({"identity": {"userArn": "arn:aws:iam::1:user/c"}}, "arn:aws:iam::1:user/c"),
         ({"identity": {"userArn": None}}, None),
+        # iam: an assumed role's session name changes at every credential refresh (the AWS
+        # CLI's default is botocore-session-<epoch>); the role is the owner
+        ({"identity": {"userArn": f"{ROLE}/botocore-session-1795460400"}}, ROLE),
+        ({"identity": {"userArn": f"{ROLE}/botocore-session-1795464000"}}, ROLE),
+        ({"identity": {"userArn": f"{ROLE}/i-0abc/with/slashes"}}, ROLE),
+        ({"identity": {"userArn": "arn:aws-cn:sts::1:assumed-role/r/s"}}, "arn:aws-cn:sts::1:assumed-role/r"),
+        ({"identity": {"userArn": "arn:aws:sts::1:federated-user/dana"}}, "arn:aws:sts::1:federated-user/dana"),
+        ({"identity": {"userArn": "arn:aws:iam::1:root"}}, "arn:aws:iam::1:root"),
     ],
-)
+)  # fmt: skip
 def test_caller_comes_from_the_request_context(context, owner):
     assert caller_from_context(context).owner == owner
 
 
+EXECUTE_API = "abc123defg.execute-api.eu-west-1.amazonaws.com"
+
+
 @pytest.mark.parametrize(
-    "host, context_path, path, stage, proto, expected",
+    "mount, expected",
     [
-        ("abc.execute-api.eu-west-1.amazonaws.com", "/uws/async/x", "/async/x", "uws", None,
-         "https://abc.execute-api.eu-west-1.amazonaws.com/uws"),
-        ("vo.example.org", "/async/x", "/async/x", "uws", None, "https://vo.example.org"),
-        ("vo.example.org", "/tap/async/x", "/async/x", "uws", None, "https://vo.example.org/tap"),
-        ("127.0.0.1:8000", "/async", "/async", "local", "http", "http://127.0.0.1:8000"),
+        (Mount.execute_api(EXECUTE_API, "uws"), f"https://{EXECUTE_API}/uws"),
+        (Mount.execute_api(EXECUTE_API, "prod", edge=True), f"https://{EXECUTE_API}/prod"),
+        (Mount.custom_domain("data.example.org"), "https://data.example.org"),
+        (Mount.custom_domain("data.example.org", "/tap"), "https://data.example.org/tap"),
+        (Mount.custom_domain("data.example.org", "/v1/tap"), "https://data.example.org/v1/tap"),
+        (Mount.local("127.0.0.1:8000"), "http://127.0.0.1:8000"),
+    ],
+)
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/async", "/async/Q2ZkR3dmYWtlLWpvYi1pZA", "/async/Q2ZkR3dmYWtlLWpvYi1pZA/phase",
+        "/async/Q2ZkR3dmYWtlLWpvYi1pZA/results/a%20b", "/async/Q2ZkR3dmYWtlLWpvYi1pZA/parameters/TEXT",
+        "/", "/async/", "/nothing/here", "/async/Q2ZkR3dmYWtlLWpvYi1pZA/results/a/b",
     ],
 )  # fmt: skip
-def test_base_url_follows_stage_prefix_and_custom_domains(
-    config, host, context_path, path, stage, proto, expected
-):
-    headers = {"host": host, **({"x-forwarded-proto": proto} if proto else {})}
-    event = {"path": path, "requestContext": {"path": context_path, "stage": stage}}
-    assert base_url(event, headers, config) == expected
+def test_base_url_for_every_way_a_client_reaches_the_api(config, mount, expected, path):
+    """The same rule holds for every event shape API Gateway sends (local.apigateway.Mount
+    cites where each comes from), on every route, the catch-all ones included."""
+    route, params = find_route(routes(load()), path)
+    headers = {"X-Forwarded-Proto": "http"} if expected.startswith("http:") else {}
+    event = rest_event("GET", route, path, params, mount, headers=headers)
+    lowered = {k.lower(): v for k, v in event["headers"].items()}
+    assert base_url(event, lowered, config) == expected
 
 
 def test_public_base_url_overrides(monkeypatch):

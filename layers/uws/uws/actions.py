@@ -12,6 +12,8 @@ GETs read the job once (strongly consistent); every change is one conditional wr
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
 import os
 import re
@@ -19,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 from . import files as filekeys
 from .config import Settings
@@ -32,7 +35,7 @@ from .errors import (
     shown,
 )
 from .files import FileStore
-from .http import TEXT, Request, Response, UploadedFile
+from .http import TEXT, Request, Response, UploadedFile, fits_lambda_response
 from .isodt import formatISODT, parseISODT
 from .job import (
     MAX_RUN_ID_LENGTH,
@@ -100,10 +103,6 @@ class JobHandle:
 
 def _text(body: str) -> Response:
     return Response(200, body, TEXT)
-
-
-def _xml(body: bytes) -> Response:
-    return Response(200, body.decode("utf-8"), XML)
 
 
 def _required(request: Request, name: str) -> str:
@@ -491,10 +490,16 @@ class ParameterAction(JobAction):
         )
 
     def doPOST(self, job: JobHandle, request: Request) -> Response:
+        """Declared parameters, and RUNID (the job's runId, as DaCHS and CADC accept here)."""
         service = job.service
-        parameters = service.job_type.validate(request.params)
+        parameters = service.job_type.validate(
+            (k, v) for k, v in request.params if k.upper() != "RUNID"
+        )
+        run_id = parse_run_id(request)
         new_uploads = store_uploads(service, job.id, request.files)
         change = Change(phases=PARAMETERS_CHANGEABLE)
+        if run_id is not None:
+            change.set["runId"] = run_id
         for name, values in parameters.items():
             change.set[f"parameters.{name}"] = values
         for name, (upload, filename) in new_uploads.items():
@@ -581,16 +586,17 @@ class JobActions:
 
 
 def call_method(resource: Any, *args: Any) -> Response:
-    """Call ``do<METHOD>``; HEAD is a GET without body; a missing method is a 405."""
+    """Call ``do<METHOD>``; a missing method is a 405.
+
+    HEAD is answered as GET, body and all: the HTTP front end (API Gateway, or the local
+    runtime) sends the headers only, with the Content-Length of the GET (RFC 9110, 9.3.2).
+    """
     request: Request = args[-1]
     method = "GET" if request.method == "HEAD" else request.method
     handler = getattr(resource, f"do{method}", None)
     if handler is None:
         raise MethodNotAllowed(request.method, type(resource).allowed())
-    response: Response = handler(*args)
-    if request.method == "HEAD":
-        response.body = ""
-    return response
+    return handler(*args)
 
 
 for _action in (
@@ -615,40 +621,115 @@ STANDARD_CREATE_PARAMETERS = frozenset({"RUNID", "PHASE", "EXECUTIONDURATION", "
 
 
 class JobList(Resource):
-    """``/async``: GET lists the caller's jobs (PHASE, AFTER, LAST); POST creates a job."""
+    """``/async``: GET lists the caller's jobs (PHASE, AFTER, LAST); POST creates a job.
+
+    A response holds at most ``job_list_page_size`` jobs and fits Lambda's 6 MB response
+    limit; when more match, a ``Link: <…>; rel="next"`` header (RFC 8288) gives the URL of
+    the next page: the same query and a CURSOR. UWS clients that ignore it see the newest jobs.
+    """
 
     def doGET(self, service: Service, request: Request) -> Response:
-        refs = getJobList(service, request)
-        return _xml(jobs_document(refs, request.links))
+        query = JobListQuery.parse(request)
+        refs, more = getJobList(service, request.caller, query)
+        body = jobs_document(refs, request.links).decode("utf-8")
+        while not fits_lambda_response(body) and len(refs) > 1:  # unusually long ids
+            refs, more = refs[: len(refs) // 2], True
+            body = jobs_document(refs, request.links).decode("utf-8")
+        response = Response(200, body, XML)
+        following = query.next_page(refs) if more else None
+        if following is not None:
+            next_url = f"{request.links.jobs()}?{urlencode(following)}"
+            response.headers["Link"] = f'<{next_url}>; rel="next"'
+        return response
 
     def doPOST(self, service: Service, request: Request) -> Response:
         job = create_job(service, request)
         raise SeeOther(f"async/{job.job_id}")
 
 
-def getJobList(service: Service, request: Request) -> list[JobRef]:
-    """The caller's jobs, newest first, filtered by PHASE (repeatable), AFTER and LAST."""
-    phases: set[Phase] = set()
-    for literal in request.values("PHASE"):
-        try:
-            phases.add(Phase(literal))
-        except ValueError:
-            raise BadRequest(
-                f"PHASE must be a UWS phase such as COMPLETED, not {shown(literal)}."
-            ) from None
-    after_literal = request.value("AFTER")
-    after = None if after_literal is None else parse_time("AFTER", after_literal)
-    last_literal = request.value("LAST")
-    last = None
-    if last_literal is not None:
-        last = parse_integer(last_literal)
-        if last is None or last < 1:
-            raise BadRequest(f"LAST must be a positive integer, not {shown(last_literal)}.")
+@dataclass(frozen=True)
+class JobListQuery:
+    """The job list's filters: PHASE (repeatable), AFTER, LAST, and CURSOR for paging."""
+
+    phases: frozenset[Phase]
+    after: str | None  # as given, for the next page's URL
+    last: int | None
+    cursor: JobRef | None
+
+    @classmethod
+    def parse(cls, request: Request) -> JobListQuery:
+        phases: set[Phase] = set()
+        for literal in request.values("PHASE"):
+            try:
+                phases.add(Phase(literal))
+            except ValueError:
+                raise BadRequest(
+                    f"PHASE must be a UWS phase such as COMPLETED, not {shown(literal)}."
+                ) from None
+        after = request.value("AFTER")
+        if after is not None:
+            parse_time("AFTER", after)
+        last_literal = request.value("LAST")
+        last = None
+        if last_literal is not None:
+            last = parse_integer(last_literal)
+            if last is None or last < 1:
+                raise BadRequest(f"LAST must be a positive integer, not {shown(last_literal)}.")
+        cursor = request.value("CURSOR")
+        return cls(frozenset(phases), after, last, None if cursor is None else parse_cursor(cursor))
+
+    def next_page(self, shown_refs: list[JobRef]) -> list[tuple[str, str]] | None:
+        """The query of the page after ``shown_refs``, or None if LAST is satisfied."""
+        left = None if self.last is None else self.last - len(shown_refs)
+        if not shown_refs or left == 0:
+            return None
+        query = [("PHASE", str(p)) for p in sorted(self.phases)]
+        if self.after is not None:
+            query.append(("AFTER", self.after))
+        if left is not None:
+            query.append(("LAST", str(left)))
+        query.append(("CURSOR", make_cursor(shown_refs[-1])))
+        return query
+
+
+def getJobList(service: Service, caller: Caller, query: JobListQuery) -> tuple[list[JobRef], bool]:
+    """The caller's jobs, newest first, one page of them; and whether more follow."""
+    page_size = service.settings.job_list_page_size
+    limit = page_size if query.last is None else min(query.last, page_size)
+    after = None if query.after is None else parse_time("AFTER", query.after)
     # ARCHIVED jobs show only when asked for by name; this service never archives, so with
     # no PHASE every live job is listed.
     return service.store.list_for(
-        request.caller, service.clock(), frozenset(phases) or None, after, last
+        caller, service.clock(), limit, query.phases or None, after, query.cursor
     )
+
+
+def make_cursor(ref: JobRef) -> str:
+    """Where a page of the job list ended: the last job's creation time and id, opaque."""
+    text = f"{ref.creation_time.isoformat(timespec='microseconds')} {ref.job_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def parse_cursor(literal: str) -> JobRef:
+    """The job a CURSOR names; only its time and id are used, and only within the caller's
+    own jobs (the owner comes from the request, never from the cursor)."""
+    try:
+        text = base64.urlsafe_b64decode(literal + "=" * (-len(literal) % 4)).decode()
+        created, job_id = text.split(" ")
+        if not is_job_id(job_id):
+            raise ValueError(job_id)
+        return JobRef(job_id, Phase.PENDING, None, None, datetime.datetime.fromisoformat(created))
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise BadRequest("CURSOR is not one this service handed out.") from None
+
+
+def parse_run_id(request: Request) -> str | None:
+    run_id = request.value("RUNID")
+    if run_id is not None:
+        if len(run_id) > MAX_RUN_ID_LENGTH:
+            raise BadRequest(f"RUNID must be at most {MAX_RUN_ID_LENGTH} characters long.")
+        check_xml_text("RUNID", run_id)
+    return run_id
 
 
 def create_job(service: Service, request: Request) -> Job:
@@ -660,12 +741,7 @@ def create_job(service: Service, request: Request) -> Job:
     job.parameters = jobtype.validate(
         (k, v) for k, v in request.params if k.upper() not in STANDARD_CREATE_PARAMETERS
     )
-    run_id = request.value("RUNID")
-    if run_id is not None:
-        if len(run_id) > MAX_RUN_ID_LENGTH:
-            raise BadRequest(f"RUNID must be at most {MAX_RUN_ID_LENGTH} characters long.")
-        check_xml_text("RUNID", run_id)
-        job.run_id = run_id
+    job.run_id = parse_run_id(request)
     duration = request.value("EXECUTIONDURATION")
     if duration is not None:
         job.execution_duration = clamp_execution_duration(

@@ -6,6 +6,13 @@ import os
 from dataclasses import dataclass
 from functools import cache
 
+# The largest body that reaches the function whatever its encoding: Lambda takes 6 MB of event
+# JSON for a synchronous invocation (Lambda quotas, "Invocation payload"), API Gateway
+# base64-encodes binary media types (a third larger), and headers, query and request context
+# come on top. 4 MiB in base64 is 5.34 MiB, leaving room for those; a larger body gets a 413
+# with a sentence while it still reaches us, and API Gateway's own 5xx beyond 6 MB.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
 
 def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
@@ -25,6 +32,7 @@ class Settings:
     wait_cap: int
     queue_timeout: int  # seconds a job may stay QUEUED before the reaper gives up on it
     max_body_bytes: int
+    job_list_page_size: int  # the most jobs one job list response holds
     presign_seconds: int
     public_base_url: str | None  # overrides the base URL derived from the request
 
@@ -48,7 +56,8 @@ def settings() -> Settings:
         max_destruction_days=_int("MAX_DESTRUCTION_DAYS", 30),
         wait_cap=_int("WAIT_CAP_SECONDS", 20),
         queue_timeout=_int("QUEUE_TIMEOUT_SECONDS", 900),
-        max_body_bytes=_int("MAX_BODY_BYTES", 10 * 1024 * 1024),
+        max_body_bytes=_int("MAX_BODY_BYTES", MAX_BODY_BYTES),
+        job_list_page_size=_int("JOB_LIST_PAGE_SIZE", 1000),
         presign_seconds=_int("PRESIGN_SECONDS", 300),
         public_base_url=os.environ.get("PUBLIC_BASE_URL") or None,
     )

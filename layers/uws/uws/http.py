@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -27,6 +29,19 @@ from .errors import (
 from .store import Caller
 
 TEXT = "text/plain; charset=utf-8"
+
+# Lambda returns at most 6 MB of response JSON to a synchronous caller (Lambda quotas,
+# "Invocation payload"); over it, API Gateway answers the client with a bare 5xx. Headers
+# and the JSON around the body take far less than the 64 KiB kept back here.
+RESPONSE_BUDGET = 6 * 1024 * 1024 - 64 * 1024
+
+
+def fits_lambda_response(body: str) -> bool:
+    """Whether ``body`` fits a Lambda response as JSON (measured only when it could be near:
+    an escape takes at most six bytes a character)."""
+    if len(body) * 6 < RESPONSE_BUDGET:
+        return True
+    return len(json.dumps(body)) < RESPONSE_BUDGET
 
 
 @dataclass(frozen=True)
@@ -96,14 +111,10 @@ class Response:
         return {"statusCode": self.status, "headers": headers, "body": self.body}
 
 
-def text(body: str, status: int = 200) -> Response:
-    return Response(status, body)
-
-
 # ---- parsing ------------------------------------------------------------------------------------
 
 
-def parse_request(event: dict[str, Any], settings: Settings) -> Request:
+def parse_request(event: dict[str, Any], settings: Settings, read_body: bool = True) -> Request:
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     context = event.get("requestContext") or {}
     caller = caller_from_context(context)
@@ -111,7 +122,7 @@ def parse_request(event: dict[str, Any], settings: Settings) -> Request:
         raise Unauthorized("This service needs credentials; please authenticate.")
     params = _query_pairs(event)
     files: dict[str, UploadedFile] = {}
-    body = _body_bytes(event, settings)
+    body = _body_bytes(event, settings) if read_body else b""
     if body:
         body_params, files = _form(body, headers.get("content-type", ""))
         params.extend(body_params)
@@ -126,35 +137,77 @@ def parse_request(event: dict[str, Any], settings: Settings) -> Request:
 
 
 def caller_from_context(context: dict[str, Any]) -> Caller:
-    """The owner from the authorizer (Lambda principal, Cognito claims) or the IAM identity."""
+    """The owner: a stable id of the authenticated principal, never a header or a parameter.
+
+    - cognito: the ``sub`` claim, the user's immutable id (a user name can be freed by deleting
+      the user and taken again by someone else);
+    - a Lambda authorizer (and the local runtime's Basic user): its ``principalId``;
+    - iam: the caller's ARN, an assumed role's without its session name (see
+      :func:`stable_principal`).
+    """
     authorizer = context.get("authorizer") or {}
     claims = authorizer.get("claims") or {}
     identity = context.get("identity") or {}
     owner = (
-        authorizer.get("principalId")
-        or claims.get("cognito:username")
-        or claims.get("sub")
-        or identity.get("userArn")
+        claims.get("sub")
+        or authorizer.get("principalId")
+        or stable_principal(identity.get("userArn") or "")
     )
     return Caller(str(owner) if owner else None)
 
 
+_ASSUMED_ROLE = re.compile(r"(arn:[\w-]+:sts::\d+:assumed-role/[^/]+)/.+")
+
+
+def stable_principal(arn: str) -> str:
+    """An assumed role's ARN ``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`` names a new
+    session at every credential refresh (the AWS CLI's is ``botocore-session-<epoch>``), so
+    its owner is the role: ``arn:aws:sts::ACCOUNT:assumed-role/ROLE``. IAM users, federated
+    users and the account root keep their ARN (IAM User Guide, "IAM identifiers": ARNs)."""
+    match = _ASSUMED_ROLE.fullmatch(arn)
+    return match.group(1) if match else arn
+
+
 def base_url(event: dict[str, Any], headers: dict[str, str], settings: Settings) -> str:
-    """The public root of the API: requestContext.path minus the resource path, on the host."""
+    """The public root of the API, under which ``/async`` lies.
+
+    ``requestContext.path`` is the path the client sent: it starts with the stage on an
+    execute-api host, with the base path mapping behind a custom domain (``/tap``, ``/v1/tap``)
+    and with nothing on a custom domain mapped at its root. The resource path, with its path
+    parameters put in, is the end of it; what comes before is the prefix. Segments are
+    counted rather than compared, since API Gateway decodes path parameters but not the path.
+    """
     if settings.public_base_url:
         return settings.public_base_url.rstrip("/")
     context = event.get("requestContext") or {}
-    host = headers.get("host") or context.get("domainName") or "localhost"
+    host = context.get("domainName") or headers.get("host") or "localhost"
     scheme = headers.get("x-forwarded-proto", "https").split(",")[0].strip()
-    full_path = context.get("path") or ""
-    path = event.get("path") or ""
-    if path and full_path.endswith(path):
-        prefix = full_path[: len(full_path) - len(path)]
-    elif "execute-api" in host and context.get("stage"):
-        prefix = "/" + context["stage"]
-    else:
-        prefix = ""
-    return f"{scheme}://{host}{prefix.rstrip('/')}"
+    return f"{scheme}://{host}{mount_prefix(event)}"
+
+
+def mount_prefix(event: dict[str, Any]) -> str:
+    """What stands before the resource path in the path the client sent ('' or '/a/b')."""
+    context = event.get("requestContext") or {}
+    sent = _segments(context.get("path") or event.get("path") or "")
+    resource = context.get("resourcePath") or event.get("resource")
+    if resource is None:
+        return ""
+    parameters = event.get("pathParameters") or {}
+    depth = 0
+    for segment in _segments(resource):
+        greedy = _GREEDY.fullmatch(segment)
+        if greedy is None:
+            depth += 1
+        else:  # {proxy+} stands for as many segments as its value has
+            depth += len(_segments(parameters.get(greedy[1]) or ""))
+    return "".join(f"/{s}" for s in sent[: max(0, len(sent) - depth)])
+
+
+_GREEDY = re.compile(r"\{(\w+)\+\}")
+
+
+def _segments(path: str) -> list[str]:
+    return [s for s in path.split("/") if s]
 
 
 def _query_pairs(event: dict[str, Any]) -> list[tuple[str, str]]:

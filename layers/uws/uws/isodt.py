@@ -1,7 +1,8 @@
 """ISO 8601 times in and out, as DaCHS's parseISODT and formatISODT do.
 
 Times out are always ``YYYY-MM-DDThh:mm:ssZ`` in UTC, rounded to whole seconds; times in may
-take any of the seed's forms, plus fractional seconds of any length (pyvo sends ``.%fZ``).
+take any of the seed's forms, plus fractional seconds of any length (pyvo sends ``.%fZ``)
+and a space in place of the ``T`` (as DaCHS's parser accepts).
 All datetimes here are naive and mean UTC, as in the seed.
 
 The doctests below are the seed's own. The ``useTime=True`` leap-second example shows the
@@ -50,7 +51,7 @@ __all__ = ["formatISODT", "parseISODT", "utcnow"]
 # in extended (with separators) or basic (compact) form. Only UTC offsets are accepted.
 _ISO_LITERAL = re.compile(
     r"""(?P<year>\d{4})(?P<dsep>-?)(?P<month>\d\d)(?P=dsep)(?P<day>\d\d)
-        (?:T(?P<hour>\d\d)(?P<tsep>:?)(?P<minute>\d\d)(?P=tsep)(?P<second>\d\d)
+        (?:[T\ ](?P<hour>\d\d)(?P<tsep>:?)(?P<minute>\d\d)(?P=tsep)(?P<second>\d\d)
            (?:\.(?P<fraction>\d+))?
            (?:Z|[+-]00:?00)?
         )?""",

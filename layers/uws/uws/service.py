@@ -13,9 +13,16 @@ from typing import Any
 
 from .actions import JobActions, JobHandle, JobList, Service, call_method
 from .config import settings
-from .errors import SeeOther, UWSError
+from .errors import NotFound, SeeOther, UWSError, shown
 from .files import FileStore
-from .http import Response, error_response, parse_request, see_other
+from .http import (
+    Request,
+    Response,
+    error_response,
+    fits_lambda_response,
+    parse_request,
+    see_other,
+)
 from .isodt import utcnow
 from .queue import RunQueue
 from .store import JobStore
@@ -54,11 +61,27 @@ def serve_job_list(event: dict[str, Any]) -> dict[str, Any]:
     return _respond(event, lambda service, request: call_method(JobList(), service, request))
 
 
-def _respond(event: dict[str, Any], act: Any) -> dict[str, Any]:
+def serve_not_found(event: dict[str, Any]) -> dict[str, Any]:
+    """Serve what no UWS resource takes (the API's catch-all routes): a 404 for any method,
+    before the body is read."""
+    logger.thread_safe_clear_keys()
+    return _respond(event, _not_found, read_body=False)
+
+
+def _not_found(service: Service, request: Request) -> Response:
+    proxy = request.path_parameters.get("proxy") or ""
+    segments = [s for s in proxy.split("/") if s]
+    if len(segments) > 2 and segments[0] == "async":
+        child = "/".join(segments[2:])
+        raise NotFound(f"Jobs have no resource {shown(child)}.")
+    raise NotFound(f"There is no resource at this path; the job list is at {request.links.jobs()}.")
+
+
+def _respond(event: dict[str, Any], act: Any, read_body: bool = True) -> dict[str, Any]:
     service = build_service()
     links = None
     try:
-        request = parse_request(event, service.settings)
+        request = parse_request(event, service.settings, read_body)
         links = request.links
         response = act(service, request)
     except SeeOther as redirect:
@@ -72,6 +95,10 @@ def _respond(event: dict[str, Any], act: Any) -> dict[str, Any]:
         logger.exception("request failed")
         count("ServerErrors")
         response = Response(500, "The service failed on this request; please retry or report it.")
+    if not fits_lambda_response(response.body):  # a net: every resource bounds its answer
+        logger.error("response over Lambda's limit", extra={"length": len(response.body)})
+        count("ServerErrors")
+        response = Response(500, "The answer would be larger than this service can send.")
     logger.info(
         "request served",
         extra={

@@ -153,11 +153,14 @@ class JobStore:
         self,
         caller: Caller,
         now: datetime.datetime,
+        limit: int,
         phases: frozenset[Phase] | None = None,
         after: datetime.datetime | None = None,
-        last: int | None = None,
-    ) -> list[JobRef]:
-        """The caller's jobs, newest first, from the owner index: reads grow with the answer."""
+        older_than: JobRef | None = None,
+    ) -> tuple[list[JobRef], bool]:
+        """Up to ``limit`` of the caller's jobs, newest first (older than ``older_than`` when
+        paging on), from the owner index, and whether more follow: reads grow with the
+        answer, never with the jobs stored."""
         expr = _Expression()
         key = f"{expr.name('ownerKey')} = {expr.value(caller.owner_key)}"
         if after is not None:
@@ -166,27 +169,33 @@ class JobStore:
         if phases:
             options = ", ".join(expr.value(str(p)) for p in sorted(phases))
             filters.append(f"{expr.name('phase')} IN ({options})")
+        wanted = limit + 1  # one more tells whether another page follows
         request: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": OWNER_INDEX,
             "KeyConditionExpression": key,
             "FilterExpression": " AND ".join(filters),
             "ScanIndexForward": False,
+            # DynamoDB applies Limit before the filter: with a PHASE filter, pages of `wanted`
+            # could take a round trip per few jobs, so read larger pages then.
+            "Limit": max(wanted, 100) if phases else wanted,
             **expr.request(),
         }
-        if last is not None:
-            # DynamoDB applies Limit before the filter: with a PHASE filter, pages of `last`
-            # could take a round trip per few jobs, so read larger pages then.
-            request["Limit"] = max(last, 100) if phases else last
+        if older_than is not None:
+            request["ExclusiveStartKey"] = {
+                "jobId": {"S": older_than.job_id},
+                "ownerKey": {"S": caller.owner_key},
+                "creationTime": {"S": stamp(older_than.creation_time)},
+            }
         refs: list[JobRef] = []
         while True:
             with aws.translated_errors():
                 page = self._db.query(**request)
             refs.extend(_ref_from_item(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page or (last is not None and len(refs) >= last):
+            if "LastEvaluatedKey" not in page or len(refs) >= wanted:
                 break
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return refs[:last] if last is not None else refs
+        return refs[:limit], len(refs) > limit
 
     def due(self, index: str, now: datetime.datetime, limit: int) -> Iterator[dict[str, Any]]:
         """Index entries whose time (destruction or deadline) is at or before ``now``, across
