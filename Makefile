@@ -34,12 +34,13 @@ lint: $(VENV)/.installed
 validate: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1
+	AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/python -W ignore -m local.check_transform
 	@# sam build needs the runtime's Python (3.12) but no Docker; skip it where there is none.
 	@if PYENV_VERSION=3.12.1:3.11.7 command -v python3.12 >/dev/null 2>&1 && \
 	    PYENV_VERSION=3.12.1:3.11.7 python3.12 --version >/dev/null 2>&1; then \
 	  PYENV_VERSION=3.12.1:3.11.7 SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build >/dev/null 2>&1 && \
 	  test -f .aws-sam/build/UwsLayer/python/uws/actions.py && \
-	  echo "sam build: ok (layer and 14 functions for python3.12 on arm64)"; \
+	  echo "sam build: ok (layer and $$(ls -d .aws-sam/build/*Function | wc -l) functions for python3.12 on arm64)"; \
 	else echo "sam build: skipped (no python3.12 on PATH)"; fi
 
 unit: $(VENV)/.installed

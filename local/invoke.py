@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from . import apigateway
-from .runtime import STATE_FILE, LocalDeployment, dumps
+from .runtime import LocalDeployment, dumps, running_service
 
 
 def seed_sample_job(phase: str) -> None:
@@ -46,9 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     event = json.loads(args.event.read_text())
 
-    running = json.loads(STATE_FILE.read_text()) if STATE_FILE.exists() else None
+    running = running_service()
     deployment = LocalDeployment()
-    if running and _alive(running["pid"]):
+    if running:
         deployment.attach(running["endpoint"], running["refs"])
         print(f"using the embedded AWS of make serve at {running['endpoint']}", file=sys.stderr)
     else:
@@ -64,14 +63,6 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if not running:
             deployment.stop()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ CASES = {
     "results-get": ("GET", f"/async/{JOB}/results", {}, None),
     "results-get-one": ("GET", f"/async/{JOB}/results/result", {}, None),
     "phase-put-not-allowed": ("PUT", f"/async/{JOB}/phase", {}, None),
+    "unknown-child-get": ("GET", f"/async/{JOB}/nosuchthing", {}, None),
 }
 
 

@@ -48,6 +48,24 @@ def over_lambda_payload(document: dict[str, Any], body_length: int) -> bool:
     return len(json.dumps(document).encode()) > LAMBDA_MAX_PAYLOAD
 
 
+def running_service() -> dict[str, Any] | None:
+    """What the `make serve` that `make invoke` should use wrote down, if it still runs."""
+    try:
+        state = json.loads(STATE_FILE.read_text())
+        os.kill(state["pid"], 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return state
+
+
+def claim_state(state: dict[str, Any]) -> bool:
+    """Write down this service for `make invoke`, unless another running one did first."""
+    if running_service() is not None:
+        return False
+    STATE_FILE.write_text(json.dumps(state))
+    return True
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

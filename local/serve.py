@@ -6,7 +6,6 @@ python -m local.serve [--port 8000] [--workers 4] [--reaper-every 60]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import socket
@@ -15,7 +14,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from .runtime import API_GATEWAY_MAX_PAYLOAD, STATE_FILE, LocalDeployment
+from .runtime import API_GATEWAY_MAX_PAYLOAD, STATE_FILE, LocalDeployment, claim_state
 
 
 class ApiGatewayHandler(BaseHTTPRequestHandler):
@@ -98,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         "refs": deployment.refs,
         "url": base,
     }
-    STATE_FILE.write_text(json.dumps(state))
+    claimed = claim_state(state)
     print(f"UWS job service at {base}/async  (embedded AWS: moto at {deployment.endpoint})")
     print(f"try: curl -i -d TEXT=hello -d PHASE=RUN {base}/async")
     sys.stdout.flush()
@@ -113,7 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         server.server_close()
         deployment.stop()
-        STATE_FILE.unlink(missing_ok=True)
+        if claimed:
+            STATE_FILE.unlink(missing_ok=True)
         print("stopped")
 
 

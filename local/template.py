@@ -194,11 +194,11 @@ class RestApi:
 def rest_api(template: dict[str, Any], refs: dict[str, str]) -> RestApi:
     refs = {"AWS::StackName": "uws", "AWS::NoValue": "", **refs}
     (api,) = resources_of_type(template, "AWS::Serverless::Api").values()
-    props = resolve(api["Properties"], refs, conditions(template, refs))
-    body = props.get("DefinitionBody", {})
+    props = api["Properties"]
+    responses = props.get("DefinitionBody", {}).get("x-amazon-apigateway-gateway-responses", {})
     return RestApi(
         binary_media_types=tuple(
             t.replace("~1", "/").lower() for t in props.get("BinaryMediaTypes", [])
         ),
-        gateway_responses=body.get("x-amazon-apigateway-gateway-responses", {}),
+        gateway_responses=resolve(responses, refs, conditions(template, refs)),
     )

@@ -8,6 +8,7 @@ import pytest
 from local.apigateway import find_route, invoke
 from local.invoke import seed_sample_job
 from local.make_events import CASES, JOB, OTHER_EVENTS, build
+from local.template import load, routes
 from tests.conftest import set_item
 
 EVENTS = Path(__file__).parents[2] / "events"
@@ -21,11 +22,15 @@ EXPECTED = {
     "error-get": 404, "quote-get": 200, "owner-get": 200, "starttime-get": 200,
     "parameters-get": 200, "parameters-get-one": 200, "parameters-post": 303,
     "results-get": 200, "results-get-one": 303, "phase-put-not-allowed": 405,
+    "unknown-child-get": 404,
 }  # fmt: skip
 
 
 def test_every_route_has_events_and_the_files_are_current():
     assert sorted(p.stem for p in EVENTS.glob("*.json")) == sorted([*CASES, *OTHER_EVENTS])
+    routed = {find_route(routes(load()), build(name)["path"])[0].function for name in CASES}
+    api_functions = {r.function for r in routes(load())}
+    assert routed == api_functions
     expected = {**{n: build(n) for n in CASES}, **{n: make() for n, make in OTHER_EVENTS.items()}}
     for name, event in expected.items():
         if name == "reaper-scheduled":

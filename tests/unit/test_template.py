@@ -65,11 +65,18 @@ def test_what_no_uws_path_takes_goes_to_a_function_without_aws_access(template):
     assert "Policies" not in template["Resources"]["NotFoundFunction"]["Properties"]
 
 
-def test_every_route_has_the_apis_security_in_the_definition(template):
+def test_every_route_has_the_apis_security_and_its_functions_integration(template):
+    """With a DefinitionBody SAM adds no integration for the Api events: each path names its
+    function itself, and it must be the function whose event routes that path."""
     body = template["Resources"]["UwsApi"]["Properties"]["DefinitionBody"]
     assert set(body["paths"]) == UWS_PATHS | CATCH_ALL
-    securities = [p["x-amazon-apigateway-any-method"]["security"] for p in body["paths"].values()]
-    assert all(s == securities[0] for s in securities)
+    methods = [p["x-amazon-apigateway-any-method"] for p in body["paths"].values()]
+    assert all(m["security"] == methods[0]["security"] for m in methods)
+    by_events = {r.path: r.function for r in routes(template)}
+    for path, method in zip(body["paths"], methods, strict=True):
+        integration = method["x-amazon-apigateway-integration"]
+        assert (integration["type"], integration["httpMethod"]) == ("aws_proxy", "POST")
+        assert f"${{{by_events[path]}.Arn}}/invocations" in integration["uri"]["Fn::Sub"], path
 
 
 def test_binary_media_types_are_written_as_rest_apis_want_them(template):

@@ -13,6 +13,35 @@ from .phases import Phase
 
 MAX_RUN_ID_LENGTH = 64
 
+# What a run may record, so that no write of the worker can push an item past DynamoDB's
+# 400 KB (DynamoDB Developer Guide, "Service, account, and table quotas": item size).
+# Parameters take what the item leaves; these are small beside it.
+MAX_ERROR_MESSAGE = 1000  # characters of an errorSummary message
+MAX_ERROR_DETAIL = 32 * 1024  # characters of the text at {job}/error (the traceback's end)
+MAX_INFO_ENTRIES = 32  # progress entries in jobInfo
+MAX_INFO_VALUE = 1000  # characters of one progress value
+MAX_RESULTS = 100
+RESULT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+INFO_KEY = RESULT_NAME
+
+# What XML 1.0 cannot carry (and lone surrogates, which UTF-8 cannot): every text a job
+# records is shown in a UWS document.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def has_non_xml(text: str) -> bool:
+    return _NOT_XML.search(text) is not None
+
+
+def xml_safe(text: str, limit: int | None = None, keep_end: bool = False) -> str:
+    """``text`` with what XML cannot carry replaced by U+FFFD, cut to ``limit`` characters
+    (an ellipsis marks the cut; ``keep_end`` keeps the end, as of a traceback)."""
+    text = _NOT_XML.sub("\ufffd", text)
+    if limit is not None and len(text) > limit:
+        text = "…" + text[-(limit - 1) :] if keep_end else text[: limit - 1] + "…"
+    return text
+
+
 # 16 random bytes, URL-safe base64 without padding: 128 bits, 22 characters.
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 

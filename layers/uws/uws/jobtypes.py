@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import BadRequest, PayloadTooLarge, shown
+from .job import has_non_xml
 
-# XML 1.0 cannot carry these, so no parameter value may contain them.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 
 TYPES = ("string", "integer", "float", "boolean", "file")
@@ -75,7 +74,7 @@ class Parameter:
 
 def check_xml_text(name: str, value: str) -> None:
     """Reject what XML 1.0 cannot carry: every value we keep is shown in a UWS document."""
-    if _NOT_XML.search(value):
+    if has_non_xml(value):
         raise BadRequest(f"Parameter {name} contains control characters XML cannot carry.")
 
 

@@ -26,9 +26,21 @@ from pathlib import Path
 from typing import Any
 
 from .actions import Service
-from .errors import NotFound
+from .errors import NotFound, PayloadTooLarge
 from .files import result_key
-from .job import ErrorSummary, Job, Result
+from .job import (
+    INFO_KEY,
+    MAX_ERROR_DETAIL,
+    MAX_ERROR_MESSAGE,
+    MAX_INFO_ENTRIES,
+    MAX_INFO_VALUE,
+    MAX_RESULTS,
+    RESULT_NAME,
+    ErrorSummary,
+    Job,
+    Result,
+    xml_safe,
+)
 from .phases import Phase
 from .store import SYSTEM, Change, StateConflict, error_summary_value, shard
 from .telemetry import count, logger
@@ -61,6 +73,7 @@ class JobContext:
     service: Service
     deadline: datetime.datetime
     results: list[Result] = field(default_factory=list)
+    info_keys: set[str] = field(default_factory=set)
     _last_check: float = 0.0
 
     @property
@@ -102,14 +115,41 @@ class JobContext:
             raise JobAborted("The job was aborted or deleted.")
 
     def progress(self, **info: str) -> None:
-        """Show progress in the job's jobInfo (kept only while the job executes)."""
-        self._executing_write(Change(set={f"jobInfo.{k}": str(v) for k, v in info.items()}))
+        """Show progress in the job's jobInfo (kept only while the job executes).
+
+        Names are like result names, values at most MAX_INFO_VALUE characters, and a job
+        keeps at most MAX_INFO_ENTRIES of them: what goes beyond is dropped with a warning,
+        and so is progress that would not fit the item, since it must never fail the job.
+        """
+        entries = {}
+        for key, value in info.items():
+            if not INFO_KEY.fullmatch(key):
+                logger.warning("progress name refused", extra={"name": key[:64]})
+                continue
+            entries[key] = xml_safe(str(value), MAX_INFO_VALUE)
+        kept = []
+        for key in entries:
+            if key in self.info_keys or len(self.info_keys) < MAX_INFO_ENTRIES:
+                self.info_keys.add(key)
+                kept.append(key)
+        if len(kept) < len(entries):
+            logger.warning("progress entries over the limit dropped", extra={"job_id": self.job_id})
+        if not kept:
+            return
+        try:
+            self._executing_write(Change(set={f"jobInfo.{k}": entries[k] for k in kept}))
+        except PayloadTooLarge:
+            logger.warning("progress too large for the job's item", extra={"job_id": self.job_id})
 
     def write_result(
         self, name: str, data: bytes | str | Path, mime_type: str = "application/octet-stream"
     ) -> Result:
         """Store a result file under the job's prefix and list it in the job at once, so
         results written before an abort stay listed."""
+        if not RESULT_NAME.fullmatch(name):
+            raise ValueError(f"result names are letters, digits, '.', '_' and '-': {name[:70]!r}")
+        if len(self.results) >= MAX_RESULTS and all(r.id != name for r in self.results):
+            raise ValueError(f"a job writes at most {MAX_RESULTS} results")
         if isinstance(data, Path):
             data = data.read_bytes()
         elif isinstance(data, str):
@@ -135,6 +175,19 @@ class JobContext:
             raise JobAborted("The job was aborted.") from None
         except NotFound:
             raise JobAborted("The job was deleted.") from None
+
+
+UNRECORDED = "The job ended, but its outcome was too large to record."
+
+
+def _unrecorded_outcome(service: Service) -> Change:
+    summary = error_summary_value(ErrorSummary(UNRECORDED))
+    return Change(
+        set={"phase": Phase.ERROR, "endTime": service.clock(), "errorSummary": summary,
+             "jobInfo": {}},
+        remove=("deadline", "deadlineShard", "errorDetail"),
+        phases={Phase.EXECUTING},
+    )  # fmt: skip
 
 
 def _result_value(result: Result) -> dict[str, Any]:
@@ -171,13 +224,17 @@ def run_job(job_id: str, service: Service) -> Phase | None:
     except DeadlineExceeded:
         return _finish(context, Phase.ERROR, ErrorSummary(DEADLINE_MESSAGE), None)
     except JobFailed as failure:
-        return _finish(context, Phase.ERROR, ErrorSummary(str(failure)), None)
+        return _finish(context, Phase.ERROR, _summary(str(failure)), None)
     except Exception as error:
-        detail = "".join(traceback.format_exception(error))
-        message = f"{type(error).__name__}: {error}"
-        summary = ErrorSummary(message, has_detail=True)
+        detail = xml_safe("".join(traceback.format_exception(error)), MAX_ERROR_DETAIL, True)
+        summary = _summary(f"{type(error).__name__}: {error}", has_detail=True)
         return _finish(context, Phase.ERROR, summary, detail)
     return _finish(context, Phase.COMPLETED, None, None)
+
+
+def _summary(message: str, has_detail: bool = False) -> ErrorSummary:
+    """An error summary any item and any document can hold, whatever the job raised."""
+    return ErrorSummary(xml_safe(message, MAX_ERROR_MESSAGE), has_detail=has_detail)
 
 
 def _finish(
@@ -193,7 +250,18 @@ def _finish(
         values["errorDetail"] = detail
     change = Change(set=values, remove=("deadline", "deadlineShard"), phases={Phase.EXECUTING})
     try:
-        service.store.update(context.job_id, SYSTEM, service.clock(), change)
+        try:
+            service.store.update(context.job_id, SYSTEM, service.clock(), change)
+        except PayloadTooLarge:
+            # The outcome does not fit the item (its parameters take most of it): a job must
+            # never stay EXECUTING for that, so record a bare ERROR, dropping what the run had
+            # added. Other failures (DynamoDB unavailable) return the message; the reaper ends
+            # the job at its deadline if no later write succeeds.
+            logger.exception("final write too large", extra={"job_id": context.job_id})
+            phase = Phase.ERROR
+            service.store.update(
+                context.job_id, SYSTEM, service.clock(), _unrecorded_outcome(service)
+            )
     except StateConflict as conflict:
         logger.info(
             "job ended elsewhere", extra={"job_id": context.job_id, "phase": conflict.job.phase}

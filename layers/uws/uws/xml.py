@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .isodt import formatISODT
-from .job import Job, JobRef
+from .job import Job, JobRef, xml_safe
 from .store import error_summary_value
 
 if TYPE_CHECKING:
@@ -45,10 +45,16 @@ def _el(parent: etree._Element | None, tag: str, text: str | None = None, **attr
     qname = f"{{{UWS_NS}}}{tag}"
     lxml = _etree()
     element = lxml.Element(qname, nsmap=NSMAP) if parent is None else lxml.SubElement(parent, qname)
-    for name, value in attrs.items():
-        element.set(name, value)
-    if text is not None:
-        element.text = text
+    try:
+        for name, value in attrs.items():
+            element.set(name, value)
+        if text is not None:
+            element.text = text
+    except ValueError:  # lxml refuses what XML cannot carry (UnicodeError is one): show it
+        for name, value in attrs.items():
+            element.set(name, xml_safe(value))
+        if text is not None:
+            element.text = xml_safe(text)
     return element
 
 

@@ -1,0 +1,90 @@
+"""The local runtime answers as API Gateway and Lambda would, limits and all, and an external
+UWS validator (STILTS taplint) finds nothing wrong."""
+
+import shutil
+import socket
+import subprocess
+
+import pytest
+import requests
+
+from tests.e2e.conftest import running_server
+
+
+def raw(server, request: bytes) -> bytes:
+    """Send bytes as they are (requests will not send TRACE with a body or a bare method)."""
+    host, port = server.base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request)
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND", "FOO"])
+def test_methods_api_gateway_does_not_route_get_its_answer(server, method):
+    """ANY takes DELETE, GET, HEAD, OPTIONS, PATCH, POST and PUT; API Gateway answers any
+    other itself, with the template's MISSING_AUTHENTICATION_TOKEN response."""
+    reply = raw(
+        server, f"{method} /async HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+    )
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 404 ")
+    assert b"Content-Type: text/plain; charset=utf-8" in head
+    assert body == b"There is no such resource or method here."
+
+
+@pytest.mark.parametrize("path", ["/", "/async/", "/async/AAAAAAAAAAAAAAAAAAAAAA/nosuchthing"])
+def test_unrouted_paths_are_404_sentences_for_every_method(server, http, path):
+    for method in ("GET", "POST", "DELETE", "HEAD"):
+        reply = http.request(method, f"{server.base}{path}")
+        assert reply.status_code == 404, (method, path)
+        assert reply.headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert method == "HEAD" or reply.text.endswith(".")
+
+
+def test_head_has_the_length_of_the_get(server, http):
+    job = http.post(server.jobs, data={"TEXT": "t"}, allow_redirects=False).headers["Location"]
+    get, head = http.get(job), http.head(job)
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["Content-Length"]) == len(get.content) > 0
+
+
+def test_a_body_over_api_gateways_10_mb_is_its_413(server, http):
+    reply = http.post(server.jobs, data=b"TEXT=" + b"x" * (10 * 1024 * 1024),
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert reply.status_code == 413
+    assert reply.text == "The request is over the 10 MB that API Gateway accepts."
+
+
+def test_a_body_lambda_cannot_take_is_api_gateways_5xx(server, http):
+    """7 MB passes API Gateway but not Lambda's 6 MB event: the function never runs."""
+    reply = http.post(server.jobs, data=b"TEXT=" + b"x" * (7 * 1024 * 1024),
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert reply.status_code == 500
+    assert reply.text == (
+        "The service failed on this request (Internal server error); please retry or report it."
+    )
+
+
+def test_a_body_that_reaches_the_function_but_is_over_its_limit_is_a_sentence(server, http):
+    reply = http.post(server.jobs, data=b"TEXT=" + b"x" * (5 * 1024 * 1024),
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert reply.status_code == 413
+    assert reply.text == "The request body is over the limit of 4194304 bytes."
+
+
+@pytest.mark.skipif(shutil.which("stilts") is None, reason="STILTS is installed by .ci/run")
+def test_stilts_taplint_finds_no_uws_errors():
+    overrides = ("JobType=tap", "JobTypeModules=uws.demo,tests.jobtypes_for_tests")
+    with running_server(*overrides) as server:
+        result = subprocess.run(
+            ["stilts", "taplint", "interface=tap1.1", f"tapurl={server.base}", "stages=UWS",
+             f"asyncurl={server.jobs}", "report=EWFIS"],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert requests.get(server.jobs, timeout=5).status_code == 200
+    report = result.stdout
+    assert "Totals: Errors: 0; Warnings: 0;" in report and "Failures: 0" in report, report
+    assert "I-UWS-CJOB-1 Created new job" in report, report
