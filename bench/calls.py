@@ -34,15 +34,18 @@ def operations(h: Handlers, refs: dict[str, str]) -> list[tuple[str, Any, dict[s
         """A job in ERROR with one result file: every child has something to show."""
         from uws.config import settings
         from uws.isodt import utcnow
-        from uws.store import SYSTEM, Change, JobStore
+        from uws.job import ErrorSummary, Result, new_job
+        from uws.phases import Phase
+        from uws.store import JobStore
 
-        job_id = job()
-        key = f"jobs/{job_id}/results/result"
+        stored = new_job(None, "demo", utcnow(), settings())
+        key = f"jobs/{stored.job_id}/results/result"
         boto3.client("s3").put_object(Bucket=refs["ResultsBucket"], Key=key, Body=b"x")
-        result = {"id": "result", "key": key, "mimeType": "text/plain", "size": 1}
-        change = Change(set={"phase": "ERROR", "results": [result]})
-        JobStore(settings().table).update(job_id, SYSTEM, utcnow(), change)
-        return job_id
+        stored.phase, stored.error_summary = Phase.ERROR, ErrorSummary("failed")
+        stored.parameters = {"TEXT": ["t"]}
+        stored.results = [Result("result", key, "text/plain", 1)]
+        JobStore(settings().table).create(stored)
+        return stored.job_id
 
     p = "/async/{}"
     ops: list[tuple[str, Any, dict[str, int], str]] = [

@@ -1,7 +1,7 @@
 """{job}/destruction: GET; POST DESTRUCTION in any phase."""
 
 from aws_lambda_powertools.logging import correlation_paths
-from uws.service import logger, serve_job_action
+from uws.entrypoints import logger, serve_job_action
 
 
 @logger.inject_lambda_context(

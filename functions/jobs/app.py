@@ -1,7 +1,7 @@
 """/async: GET the caller's job list (PHASE, AFTER, LAST); POST creates a job."""
 
 from aws_lambda_powertools.logging import correlation_paths
-from uws.service import logger, serve_job_list
+from uws.entrypoints import logger, serve_job_list
 
 
 @logger.inject_lambda_context(

@@ -1,7 +1,7 @@
 """Any path the UWS resources do not take (/, /async/, {job}/nosuchthing …): a 404."""
 
 from aws_lambda_powertools.logging import correlation_paths
-from uws.service import logger, serve_not_found
+from uws.entrypoints import logger, serve_not_found
 
 
 @logger.inject_lambda_context(

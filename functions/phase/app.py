@@ -1,7 +1,7 @@
 """{job}/phase: GET the phase; POST PHASE=RUN or PHASE=ABORT."""
 
 from aws_lambda_powertools.logging import correlation_paths
-from uws.service import logger, serve_job_action
+from uws.entrypoints import logger, serve_job_action
 
 
 @logger.inject_lambda_context(

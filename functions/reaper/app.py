@@ -1,6 +1,6 @@
 """The reaper: on a schedule, destroys expired jobs and ends overdue ones."""
 
-from uws.service import logger, sweep_jobs
+from uws.entrypoints import logger, sweep_jobs
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -5,7 +5,7 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
-from uws.service import logger, run_queued_job
+from uws.entrypoints import logger, run_queued_job
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

@@ -81,7 +81,7 @@ def test_a_destruction_extended_meanwhile_is_respected(api):
 
     (job_id,) = store_jobs(api, 1, destruction_in_days=-1)
     store = JobStore(settings().table)
-    assert store.delete_expired(job_id, utcnow() - datetime.timedelta(days=2)) is False
+    assert store.destroy_expired(job_id, utcnow() - datetime.timedelta(days=2)) is False
     assert api.item(job_id) is not None
 
 

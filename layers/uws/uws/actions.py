@@ -6,99 +6,53 @@ Redirects are raised (:class:`~uws.errors.SeeOther`), like DaCHS's ``svcs.SeeOth
 become 303s in :mod:`uws.service`; so do errors. A method the class lacks is a 405 that names
 the ones it has.
 
-GETs read the job once (strongly consistent); every change is one conditional write built as a
-:class:`~uws.store.Change`, whose failure tells us the job's state without another read.
+GETs read the job once (strongly consistent); every change is one of the store's named
+transitions, one conditional write whose refusal tells us the job's state without another read.
+The job list (``/async``) is in :mod:`uws.joblist`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime
 import os
-import re
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 from . import files as filekeys
-from .config import Settings
 from .errors import (
     BadRequest,
     Forbidden,
     MethodNotAllowed,
     NotFound,
     SeeOther,
-    ServiceUnavailable,
     shown,
 )
-from .files import FileStore
-from .http import TEXT, Request, Response, UploadedFile, fits_lambda_response
-from .isodt import formatISODT, parseISODT
+from .http import TEXT, Request, Response, UploadedFile
+from .isodt import formatISODT
 from .job import (
-    MAX_RUN_ID_LENGTH,
     Job,
-    JobRef,
     Upload,
     clamp_execution_duration,
-    is_job_id,
     latest_destruction,
-    new_job,
 )
-from .jobtypes import JobType, check_xml_text, job_type
+from .params import (
+    parse_execution_duration,
+    parse_phase,
+    parse_run_id,
+    parse_time,
+    parse_wait,
+)
 from .phases import (
     ACTIVE,
-    EXECUTION_DURATION_CHANGEABLE,
-    PARAMETERS_CHANGEABLE,
     Phase,
-    sources,
 )
-from .queue import RunQueue
-from .store import Caller, Change, JobStore, StateConflict, queue_deadline
+from .service import JobHandle, Service, abort_job, queue_job
+from .store import StateConflict
 from .telemetry import count, logger
 from .xml import MIME as XML
-from .xml import job_document, jobs_document, parameters_document, results_document
+from .xml import job_document, parameters_document, results_document
 
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
-
-
-@dataclass
-class Service:
-    """What actions work with: the stores, the queue, the settings and the clock."""
-
-    settings: Settings
-    store: JobStore
-    files: FileStore
-    queue: RunQueue
-    clock: Callable[[], datetime.datetime]
-    sleep: Callable[[float], None] = time.sleep
-
-    @property
-    def job_type(self) -> JobType:
-        """The type new jobs get: the deployment's JOB_TYPE."""
-        return job_type(self.settings.job_type)
-
-    def job_type_of(self, job: Job) -> JobType:
-        return job_type(job.job_type)
-
-
-class JobHandle:
-    """A job as the caller may touch it: loaded or changed only through the store's guards."""
-
-    def __init__(self, job_id: str, caller: Caller, service: Service) -> None:
-        if not is_job_id(job_id):
-            raise NotFound("No such job: the id is not one this service hands out.")
-        self.id = job_id
-        self.caller = caller
-        self.service = service
-
-    def load(self) -> Job:
-        return self.service.store.load(self.id, self.caller, self.service.clock())
-
-    def change(self, change: Change) -> Job:
-        return self.service.store.update(self.id, self.caller, self.service.clock(), change)
 
 
 def _text(body: str) -> Response:
@@ -140,8 +94,8 @@ class RootAction(JobAction):
     name = ""
 
     def doGET(self, job: JobHandle, request: Request) -> Response:
-        wait = _wait_seconds(request, job.service.settings.wait_cap)
-        awaited = _phase_filter(request)
+        wait = parse_wait(request, job.service.settings.wait_cap)
+        awaited = parse_phase(request)
         current = job.load()
         if wait is not None:
             current = _wait_for_change(job, current, awaited, wait)
@@ -171,38 +125,6 @@ class RootAction(JobAction):
         if action != "DELETE":
             raise BadRequest(f"ACTION must be DELETE, not {shown(action or '')}.")
         return self.doDELETE(job, request)
-
-
-_INTEGER = re.compile(r"\s*[+-]?[0-9]{1,18}\s*")
-
-
-def parse_integer(literal: str) -> int | None:
-    """A plain decimal integer (ASCII digits, no separators), or None."""
-    return int(literal) if _INTEGER.fullmatch(literal) else None
-
-
-def _wait_seconds(request: Request, cap: int) -> float | None:
-    literal = request.value("WAIT")
-    if literal is None:
-        return None
-    seconds = parse_integer(literal)
-    if seconds is None:
-        raise BadRequest(f"WAIT must be an integer number of seconds, not {shown(literal)}.")
-    if seconds < -1:
-        raise BadRequest("WAIT must be -1 (wait as long as allowed) or a number of seconds ≥ 0.")
-    return float(cap) if seconds == -1 else float(min(seconds, cap))
-
-
-def _phase_filter(request: Request) -> Phase | None:
-    literal = request.value("PHASE")
-    if literal is None:
-        return None
-    try:
-        return Phase(literal)
-    except ValueError:
-        raise BadRequest(
-            f"PHASE must be a UWS phase such as EXECUTING, not {shown(literal)}."
-        ) from None
 
 
 def _wait_for_change(job: JobHandle, current: Job, awaited: Phase | None, seconds: float) -> Job:
@@ -237,7 +159,7 @@ class PhaseAction(JobAction):
     def doPOST(self, job: JobHandle, request: Request) -> Response:
         phase = _required(request, "PHASE")
         if phase == "RUN":
-            run_job(job)
+            queue_job(job)
         elif phase == "ABORT":
             abort_job(job)
         else:
@@ -245,75 +167,6 @@ class PhaseAction(JobAction):
                 f"PHASE must be RUN or ABORT (case matters), not {shown(phase or '')}."
             )
         raise SeeOther(f"async/{job.id}")
-
-
-def run_job(job: JobHandle) -> None:
-    """PENDING → QUEUED in one conditional write, then one message to the worker's queue.
-
-    RUN on a queued or executing job changes nothing; on a finished job it is a 403. A required
-    parameter missing is a 400 and the job stays PENDING.
-    """
-    service = job.service
-    required = [p.name for p in service.job_type.parameters if p.required]
-    change = _queued_change(service, job.id)
-    if required:
-        change.names = {"#params": "parameters"}
-        change.names.update({f"#req{i}": name for i, name in enumerate(required)})
-        change.condition = " AND ".join(
-            f"attribute_exists(#params.#req{i})" for i in range(len(required))
-        )
-    try:
-        job.change(change)
-    except StateConflict as conflict:
-        current = conflict.job
-        if current.phase in (Phase.QUEUED, Phase.EXECUTING):
-            return
-        if current.phase == Phase.PENDING:
-            missing = ", ".join(service.job_type.missing(current.parameters))
-            raise BadRequest(
-                f"The job cannot run without its required parameters: {missing}."
-            ) from None
-        raise Forbidden(f"A job in phase {current.phase} cannot be run again.") from None
-    enqueue(job)
-
-
-def enqueue(job: JobHandle) -> None:
-    """Send the worker its message; if SQS fails, put the job back to PENDING and say 503."""
-    try:
-        job.service.queue.send(job.id)
-        count("JobsQueued")
-    except Exception:
-        job.change(
-            Change(
-                set={"phase": Phase.PENDING},
-                remove=("deadline", "deadlineShard"),
-                phases={Phase.QUEUED},
-            )
-        )
-        raise ServiceUnavailable("The job queue is unavailable; the job stays PENDING.") from None
-
-
-def _queued_change(service: Service, job_id: str) -> Change:
-    """Entering QUEUED also sets the deadline by which a worker must have taken the job up."""
-    now = service.clock()
-    return Change(
-        set={"phase": Phase.QUEUED, **queue_deadline(job_id, now, service.settings)},
-        phases=sources(Phase.QUEUED),
-    )
-
-
-def abort_job(job: JobHandle) -> None:
-    """Any active phase → ABORTED; aborting a finished job changes nothing."""
-    change = Change(
-        set={"phase": Phase.ABORTED, "endTime": job.service.clock()},
-        remove=("deadline", "deadlineShard"),
-        phases=sources(Phase.ABORTED),
-    )
-    try:
-        job.change(change)
-    except StateConflict:
-        return  # already finished
-    count("JobsAborted")
 
 
 class _SettableAction(JobAction):
@@ -356,25 +209,13 @@ class ExecDAction(_SettableAction):
 
     def store(self, job: JobHandle, value: int) -> None:
         seconds = clamp_execution_duration(value, job.service.settings)
-        change = Change(set={"executionDuration": seconds}, phases=EXECUTION_DURATION_CHANGEABLE)
         try:
-            job.change(change)
+            job.store.set_execution_duration(job.id, job.caller, job.now(), seconds)
         except StateConflict as conflict:
             raise Forbidden(
                 "executionDuration can be changed only while PENDING or QUEUED, "
                 f"not {conflict.job.phase}."
             ) from None
-
-
-def parse_execution_duration(literal: str) -> int:
-    seconds = parse_integer(literal)
-    if seconds is None:
-        raise BadRequest(
-            f"EXECUTIONDURATION must be a whole number of seconds, not {shown(literal)}."
-        )
-    if seconds < 0:
-        raise BadRequest("EXECUTIONDURATION must not be negative.")
-    return seconds
 
 
 class DestructionAction(_SettableAction):
@@ -393,33 +234,12 @@ class DestructionAction(_SettableAction):
     def store(self, job: JobHandle, value: datetime.datetime) -> None:
         """One write when the value is within the maximum; a second only to clamp a later one."""
         settings = job.service.settings
+        longest = datetime.timedelta(days=settings.max_destruction_days)
         try:
-            earliest_creation = value - datetime.timedelta(days=settings.max_destruction_days)
-        except OverflowError:  # a value in year 1: always within the maximum
-            earliest_creation = datetime.datetime.min
-        change = Change(
-            set={"destruction": value},
-            condition="#created >= :earliest",
-            names={"#created": "creationTime"},
-            values={":earliest": earliest_creation},
-        )
-        try:
-            job.change(change)
+            job.store.set_destruction(job.id, job.caller, job.now(), value, longest)
         except StateConflict as conflict:
             clamped = latest_destruction(conflict.job.creation_time, settings)
-            job.change(Change(set={"destruction": min(value, clamped)}))
-
-
-def parse_time(parameter: str, literal: str) -> datetime.datetime:
-    try:
-        return parseISODT(literal)
-    except ValueError as error:
-        reason = str(error)
-        if len(literal) > 64:  # the seed's message quotes the literal: keep it short
-            reason = reason.replace(literal, shown(literal).strip("'\""))
-        raise BadRequest(f"{parameter}: {reason}.") from None
-    except OverflowError:
-        raise BadRequest(f"{parameter}: {shown(literal)} is out of range.") from None
+            job.store.set_destruction(job.id, job.caller, job.now(), min(value, clamped))
 
 
 class ErrorAction(JobAction):
@@ -497,30 +317,22 @@ class ParameterAction(JobAction):
         )
         run_id = parse_run_id(request)
         new_uploads = store_uploads(service, job.id, request.files)
-        change = Change(phases=PARAMETERS_CHANGEABLE)
-        if run_id is not None:
-            change.set["runId"] = run_id
-        for name, values in parameters.items():
-            change.set[f"parameters.{name}"] = values
-        for name, (upload, filename) in new_uploads.items():
-            change.set[f"parameters.{name}"] = [filename]
-            change.set[f"uploads.{name}"] = {
-                "key": upload.key,
-                "mimeType": upload.mime_type,
-                "size": upload.size,
-            }
-        if not change.set:
+        uploads = {name: upload for name, (upload, _) in new_uploads.items()}
+        parameters.update({name: [filename] for name, (_, filename) in new_uploads.items()})
+        if not parameters and run_id is None:
             raise SeeOther(f"async/{job.id}")
         try:
-            changed = job.change(change)
+            changed = job.store.set_parameters(
+                job.id, job.caller, job.now(), parameters, uploads, run_id
+            )
         except (StateConflict, NotFound, Forbidden) as error:
-            service.files.delete_keys([upload.key for upload, _ in new_uploads.values()])
+            service.files.delete_keys([upload.key for upload in uploads.values()])
             if isinstance(error, StateConflict):
                 raise Forbidden(
                     f"Parameters can be changed only while PENDING, not {error.job.phase}."
                 ) from None
             raise
-        if new_uploads:  # files the new ones replaced are no longer referenced
+        if uploads:  # files the new ones replaced are no longer referenced
             kept = {upload.key for upload in changed.uploads.values()}
             stale = service.files.keys(filekeys.upload_key(job.id, ""))
             service.files.delete_keys([key for key in stale if key not in kept])
@@ -612,163 +424,3 @@ for _action in (
     StartTimeAction,
 ):
     JobActions.addStandardAction(_action)
-
-
-# ---- the job list: /async ----------------------------------------------------------------------
-
-
-STANDARD_CREATE_PARAMETERS = frozenset({"RUNID", "PHASE", "EXECUTIONDURATION", "DESTRUCTION"})
-
-
-class JobList(Resource):
-    """``/async``: GET lists the caller's jobs (PHASE, AFTER, LAST); POST creates a job.
-
-    A response holds at most ``job_list_page_size`` jobs and fits Lambda's 6 MB response
-    limit; when more match, a ``Link: <…>; rel="next"`` header (RFC 8288) gives the URL of
-    the next page: the same query and a CURSOR. UWS clients that ignore it see the newest jobs.
-    """
-
-    def doGET(self, service: Service, request: Request) -> Response:
-        query = JobListQuery.parse(request)
-        refs, more = getJobList(service, request.caller, query)
-        body = jobs_document(refs, request.links).decode("utf-8")
-        while not fits_lambda_response(body) and len(refs) > 1:  # unusually long ids
-            refs, more = refs[: len(refs) // 2], True
-            body = jobs_document(refs, request.links).decode("utf-8")
-        response = Response(200, body, XML)
-        following = query.next_page(refs) if more else None
-        if following is not None:
-            next_url = f"{request.links.jobs()}?{urlencode(following)}"
-            response.headers["Link"] = f'<{next_url}>; rel="next"'
-        return response
-
-    def doPOST(self, service: Service, request: Request) -> Response:
-        job = create_job(service, request)
-        raise SeeOther(f"async/{job.job_id}")
-
-
-@dataclass(frozen=True)
-class JobListQuery:
-    """The job list's filters: PHASE (repeatable), AFTER, LAST, and CURSOR for paging."""
-
-    phases: frozenset[Phase]
-    after: str | None  # as given, for the next page's URL
-    last: int | None
-    cursor: JobRef | None
-
-    @classmethod
-    def parse(cls, request: Request) -> JobListQuery:
-        phases: set[Phase] = set()
-        for literal in request.values("PHASE"):
-            try:
-                phases.add(Phase(literal))
-            except ValueError:
-                raise BadRequest(
-                    f"PHASE must be a UWS phase such as COMPLETED, not {shown(literal)}."
-                ) from None
-        after = request.value("AFTER")
-        if after is not None:
-            parse_time("AFTER", after)
-        last_literal = request.value("LAST")
-        last = None
-        if last_literal is not None:
-            last = parse_integer(last_literal)
-            if last is None or last < 1:
-                raise BadRequest(f"LAST must be a positive integer, not {shown(last_literal)}.")
-        cursor = request.value("CURSOR")
-        return cls(frozenset(phases), after, last, None if cursor is None else parse_cursor(cursor))
-
-    def next_page(self, shown_refs: list[JobRef]) -> list[tuple[str, str]] | None:
-        """The query of the page after ``shown_refs``, or None if LAST is satisfied."""
-        left = None if self.last is None else self.last - len(shown_refs)
-        if not shown_refs or left == 0:
-            return None
-        query = [("PHASE", str(p)) for p in sorted(self.phases)]
-        if self.after is not None:
-            query.append(("AFTER", self.after))
-        if left is not None:
-            query.append(("LAST", str(left)))
-        query.append(("CURSOR", make_cursor(shown_refs[-1])))
-        return query
-
-
-def getJobList(service: Service, caller: Caller, query: JobListQuery) -> tuple[list[JobRef], bool]:
-    """The caller's jobs, newest first, one page of them; and whether more follow."""
-    page_size = service.settings.job_list_page_size
-    limit = page_size if query.last is None else min(query.last, page_size)
-    after = None if query.after is None else parse_time("AFTER", query.after)
-    # ARCHIVED jobs show only when asked for by name; this service never archives, so with
-    # no PHASE every live job is listed.
-    return service.store.list_for(
-        caller, service.clock(), limit, query.phases or None, after, query.cursor
-    )
-
-
-def make_cursor(ref: JobRef) -> str:
-    """Where a page of the job list ended: the last job's creation time and id, opaque."""
-    text = f"{ref.creation_time.isoformat(timespec='microseconds')} {ref.job_id}"
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def parse_cursor(literal: str) -> JobRef:
-    """The job a CURSOR names; only its time and id are used, and only within the caller's
-    own jobs (the owner comes from the request, never from the cursor)."""
-    try:
-        text = base64.urlsafe_b64decode(literal + "=" * (-len(literal) % 4)).decode()
-        created, job_id = text.split(" ")
-        if not is_job_id(job_id):
-            raise ValueError(job_id)
-        return JobRef(job_id, Phase.PENDING, None, None, datetime.datetime.fromisoformat(created))
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise BadRequest("CURSOR is not one this service handed out.") from None
-
-
-def parse_run_id(request: Request) -> str | None:
-    run_id = request.value("RUNID")
-    if run_id is not None:
-        if len(run_id) > MAX_RUN_ID_LENGTH:
-            raise BadRequest(f"RUNID must be at most {MAX_RUN_ID_LENGTH} characters long.")
-        check_xml_text("RUNID", run_id)
-    return run_id
-
-
-def create_job(service: Service, request: Request) -> Job:
-    """Build a PENDING job from the POST (or QUEUED with PHASE=RUN) and store it in one write."""
-    settings = service.settings
-    now = service.clock()
-    jobtype = service.job_type
-    job = new_job(request.caller.owner, jobtype.name, now, settings)
-    job.parameters = jobtype.validate(
-        (k, v) for k, v in request.params if k.upper() not in STANDARD_CREATE_PARAMETERS
-    )
-    job.run_id = parse_run_id(request)
-    duration = request.value("EXECUTIONDURATION")
-    if duration is not None:
-        job.execution_duration = clamp_execution_duration(
-            parse_execution_duration(duration), settings
-        )
-    destruction = request.value("DESTRUCTION")
-    if destruction is not None:
-        job.destruction = min(
-            parse_time("DESTRUCTION", destruction), latest_destruction(now, settings)
-        )
-    phase = request.value("PHASE")
-    if phase not in (None, "RUN"):
-        raise BadRequest(f"PHASE at creation may only be RUN, not {shown(phase or '')}.")
-    if phase == "RUN":
-        missing = jobtype.missing(job.parameters)
-        if missing:
-            raise BadRequest(
-                f"The job cannot run without its required parameters: {', '.join(missing)}."
-            )
-    for name, (upload, filename) in store_uploads(service, job.job_id, request.files).items():
-        job.parameters[name] = [filename]
-        job.uploads[name] = upload
-    if phase == "RUN":
-        job.phase = Phase.QUEUED
-        job.deadline = queue_deadline(job.job_id, now, settings)["deadline"]
-    service.store.create(job)
-    count("JobsCreated")
-    if phase == "RUN":
-        enqueue(JobHandle(job.job_id, request.caller, service))
-    return job

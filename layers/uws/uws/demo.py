@@ -1,4 +1,4 @@
-"""The reference job type ``demo``: for trying and testing the service (see UWS.md).
+"""The reference job type ``demo``, for trying and testing the service (docs/uws.md).
 
 It works DURATION seconds (checking for abort every 0.1 s), fails with FAIL's text if FAIL is
 given, and otherwise writes one result, ``result``: a VOTable with one row holding the

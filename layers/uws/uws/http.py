@@ -26,7 +26,7 @@ from .errors import (
     UWSError,
     shown,
 )
-from .store import Caller
+from .job import Caller
 
 TEXT = "text/plain; charset=utf-8"
 

@@ -57,6 +57,20 @@ def is_job_id(text: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who is asking: the owner id from the API Gateway request context, None if anonymous.
+
+    ``system`` is the service itself (worker, reaper): it may touch any job.
+    """
+
+    owner: str | None
+    system: bool = False
+
+
+SYSTEM = Caller(owner=None, system=True)
+
+
+@dataclass(frozen=True)
 class Result:
     id: str
     key: str  # the S3 object key
@@ -128,6 +142,12 @@ def clamp_execution_duration(seconds: int, settings: Settings) -> int:
     if seconds == 0 or seconds > settings.max_execution_duration:
         return settings.max_execution_duration
     return seconds
+
+
+def queue_deadline(now: datetime.datetime, settings: Settings) -> datetime.datetime:
+    """When a job entering QUEUED now must have been taken up by a worker (else the reaper
+    ends it)."""
+    return now + datetime.timedelta(seconds=settings.queue_timeout)
 
 
 def latest_destruction(creation_time: datetime.datetime, settings: Settings) -> datetime.datetime:

@@ -11,18 +11,10 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from .actions import Service
 from .errors import NotFound
-from .job import ErrorSummary
 from .phases import Phase
-from .store import (
-    DEADLINE_INDEX,
-    DESTRUCTION_INDEX,
-    SYSTEM,
-    Change,
-    StateConflict,
-    error_summary_value,
-)
+from .service import Service
+from .store import StateConflict
 from .telemetry import count, logger
 from .worker import DEADLINE_MESSAGE
 
@@ -40,14 +32,13 @@ class SweepReport:
 def sweep(service: Service, limit: int = 1000) -> SweepReport:
     report = SweepReport()
     now = service.clock()
-    for entry in list(service.store.due(DESTRUCTION_INDEX, now, limit)):
-        job_id = entry["jobId"]
-        if service.store.delete_expired(job_id, now):
+    for job_id in list(service.store.expired(now, limit)):
+        if service.store.destroy_expired(job_id, now):
             service.files.delete_job(job_id)
             report.destroyed += 1
             count("JobsDestroyed")
-    for entry in list(service.store.due(DEADLINE_INDEX, now - GRACE, limit)):
-        outcome = _end_overdue(service, entry["jobId"], Phase(entry["phase"]), now)
+    for job_id, phase in list(service.store.overdue(now - GRACE, limit)):
+        outcome = _end_overdue(service, job_id, phase, now)
         if outcome == Phase.EXECUTING:
             report.timed_out += 1
             count("JobsTimedOut")
@@ -64,17 +55,8 @@ def _end_overdue(
     """End a job stuck in QUEUED or EXECUTING past its deadline in ERROR; return the phase it
     was in, or None if it had moved on meanwhile."""
     message = DEADLINE_MESSAGE if phase == Phase.EXECUTING else NEVER_STARTED
-    change = Change(
-        set={"phase": Phase.ERROR, "endTime": now,
-             "errorSummary": error_summary_value(ErrorSummary(message))},
-        remove=("deadline", "deadlineShard"),
-        phases={phase},
-        condition="#deadline <= :cut",
-        names={"#deadline": "deadline"},
-        values={":cut": now - GRACE},
-    )  # fmt: skip
     try:
-        service.store.update(job_id, SYSTEM, now, change)
+        service.store.end_overdue(job_id, phase, now, now - GRACE, message)
     except (StateConflict, NotFound):
         return None
     logger.info("overdue job ended", extra={"job_id": job_id, "was": str(phase)})

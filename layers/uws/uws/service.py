@@ -1,34 +1,48 @@
-"""The entry points the Lambda handlers call: one request in, one API Gateway response out.
+"""Service: what the actions, the worker and the reaper work with, and the verbs of a
+job's life that more than one resource uses.
 
-This is the one place where exceptions become responses (303s from SeeOther, 4xx from
-UWSError, 503 from AWS throttling) and where requests are logged and counted. Logger and
-Metrics are Powertools' (EMF); tracing is Lambda's own active tracing (Powertools' Tracer would
-cost about 650 ms of cold start).
+:class:`Service` holds the stores, the run queue, the deployment's settings and the clock,
+built once per request (the clients inside are created once per container; tests swap the
+clock and ``sleep``). :class:`JobHandle` is a job as a caller may touch it; ``queue_job``,
+``enqueue`` and ``abort_job`` are RUN and ABORT, for ``{job}/phase`` and for creation with
+PHASE=RUN.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import datetime
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from .actions import JobActions, JobHandle, JobList, Service, call_method
-from .config import settings
-from .errors import NotFound, SeeOther, UWSError, shown
+from .config import Settings, settings
+from .errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from .files import FileStore
-from .http import (
-    Request,
-    Response,
-    error_response,
-    fits_lambda_response,
-    parse_request,
-    see_other,
-)
 from .isodt import utcnow
+from .job import Caller, Job, is_job_id, queue_deadline
+from .jobtypes import JobType, job_type
+from .phases import Phase
 from .queue import RunQueue
-from .store import JobStore
-from .telemetry import count, logger
+from .store import JobStore, StateConflict
+from .telemetry import count
 
-JOB_ACTIONS = JobActions()
+
+@dataclass
+class Service:
+    settings: Settings
+    store: JobStore
+    files: FileStore
+    queue: RunQueue
+    clock: Callable[[], datetime.datetime]
+    sleep: Callable[[float], None] = time.sleep
+
+    @property
+    def job_type(self) -> JobType:
+        """The type new jobs get: the deployment's JOB_TYPE."""
+        return job_type(self.settings.job_type)
+
+    def job_type_of(self, job: Job) -> JobType:
+        return job_type(job.job_type)
 
 
 def build_service() -> Service:
@@ -42,84 +56,66 @@ def build_service() -> Service:
     )
 
 
-def serve_job_action(action: str, event: dict[str, Any]) -> dict[str, Any]:
-    """Serve ``{job}/<action>`` (``''`` for the job itself) for an API Gateway REST event."""
-    job_id = (event.get("pathParameters") or {}).get("jobId", "")
-    logger.thread_safe_clear_keys()  # a thread may serve many requests (the local runtime)
-    logger.thread_safe_append_keys(job_id=job_id[:64])
-    return _respond(
-        event,
-        lambda service, request: JOB_ACTIONS.dispatch(
-            action, JobHandle(job_id, request.caller, service), request
-        ),
-    )
+class JobHandle:
+    """A job as the caller may touch it: loaded or changed only through the store's guards."""
+
+    def __init__(self, job_id: str, caller: Caller, service: Service) -> None:
+        if not is_job_id(job_id):
+            raise NotFound("No such job: the id is not one this service hands out.")
+        self.id = job_id
+        self.caller = caller
+        self.service = service
+
+    @property
+    def store(self) -> JobStore:
+        return self.service.store
+
+    def now(self) -> datetime.datetime:
+        return self.service.clock()
+
+    def load(self) -> Job:
+        return self.store.load(self.id, self.caller, self.now())
 
 
-def serve_job_list(event: dict[str, Any]) -> dict[str, Any]:
-    """Serve ``/async``: the caller's job list and job creation."""
-    logger.thread_safe_clear_keys()
-    return _respond(event, lambda service, request: call_method(JobList(), service, request))
+def queue_job(job: JobHandle) -> None:
+    """RUN: PENDING → QUEUED in one conditional write, then one message to the worker's queue.
 
-
-def serve_not_found(event: dict[str, Any]) -> dict[str, Any]:
-    """Serve what no UWS resource takes (the API's catch-all routes): a 404 for any method,
-    before the body is read."""
-    logger.thread_safe_clear_keys()
-    return _respond(event, _not_found, read_body=False)
-
-
-def _not_found(service: Service, request: Request) -> Response:
-    proxy = request.path_parameters.get("proxy") or ""
-    segments = [s for s in proxy.split("/") if s]
-    if len(segments) > 2 and segments[0] == "async":
-        child = "/".join(segments[2:])
-        raise NotFound(f"Jobs have no resource {shown(child)}.")
-    raise NotFound(f"There is no resource at this path; the job list is at {request.links.jobs()}.")
-
-
-def _respond(event: dict[str, Any], act: Any, read_body: bool = True) -> dict[str, Any]:
-    service = build_service()
-    links = None
+    RUN on a queued or executing job changes nothing; on a finished job it is a 403. A required
+    parameter missing is a 400 and the job stays PENDING.
+    """
+    service = job.service
+    required = [p.name for p in service.job_type.parameters if p.required]
     try:
-        request = parse_request(event, service.settings, read_body)
-        links = request.links
-        response = act(service, request)
-    except SeeOther as redirect:
-        assert links is not None
-        response = see_other(redirect, links)
-    except UWSError as error:
-        logger.info("request refused", extra={"status": error.status, "reason": error.message})
-        response = error_response(error)
-        count("Throttled" if error.status >= 500 else "ClientErrors")
+        job.store.mark_queued(
+            job.id, job.caller, job.now(), queue_deadline(job.now(), service.settings), required
+        )
+    except StateConflict as conflict:
+        current = conflict.job
+        if current.phase in (Phase.QUEUED, Phase.EXECUTING):
+            return
+        if current.phase == Phase.PENDING:
+            missing = ", ".join(service.job_type.missing(current.parameters))
+            raise BadRequest(
+                f"The job cannot run without its required parameters: {missing}."
+            ) from None
+        raise Forbidden(f"A job in phase {current.phase} cannot be run again.") from None
+    enqueue(job)
+
+
+def enqueue(job: JobHandle) -> None:
+    """Send the worker its message; if SQS fails, put the job back to PENDING and say 503."""
+    try:
+        job.service.queue.send(job.id)
+        count("JobsQueued")
     except Exception:
-        logger.exception("request failed")
-        count("ServerErrors")
-        response = Response(500, "The service failed on this request; please retry or report it.")
-    if not fits_lambda_response(response.body):  # a net: every resource bounds its answer
-        logger.error("response over Lambda's limit", extra={"length": len(response.body)})
-        count("ServerErrors")
-        response = Response(500, "The answer would be larger than this service can send.")
-    logger.info(
-        "request served",
-        extra={
-            "method": event.get("httpMethod"),
-            "resource": event.get("resource"),
-            "status": response.status,
-        },
-    )
-    return response.to_api_gateway()
+        job.store.unqueue(job.id, job.caller, job.now())
+        raise ServiceUnavailable("The job queue is unavailable; the job stays PENDING.") from None
 
 
-def run_queued_job(record: Any) -> None:
-    """The worker's SQS record handler: an exception here returns the message to the queue."""
-    from .worker import run_job
-
-    job_id = json.loads(record.body)["jobId"]
-    logger.thread_safe_append_keys(job_id=job_id)
-    run_job(job_id, build_service())
-
-
-def sweep_jobs() -> dict[str, int]:
-    from .reaper import sweep
-
-    return vars(sweep(build_service()))
+def abort_job(job: JobHandle) -> None:
+    """ABORT: any active phase → ABORTED; aborting a finished job changes nothing."""
+    try:
+        job.store.mark_aborted(job.id, job.caller, job.now())
+    except StateConflict:
+        return  # already finished
+    count("JobsAborted")

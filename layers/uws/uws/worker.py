@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .actions import Service
 from .errors import NotFound, PayloadTooLarge
 from .files import result_key
 from .job import (
@@ -36,13 +35,15 @@ from .job import (
     MAX_INFO_VALUE,
     MAX_RESULTS,
     RESULT_NAME,
+    SYSTEM,
     ErrorSummary,
     Job,
     Result,
     xml_safe,
 )
 from .phases import Phase
-from .store import SYSTEM, Change, StateConflict, error_summary_value, shard
+from .service import Service
+from .store import StateConflict
 from .telemetry import count, logger
 
 DEADLINE_MESSAGE = "The job exceeded its execution duration and was stopped."
@@ -137,7 +138,7 @@ class JobContext:
         if not kept:
             return
         try:
-            self._executing_write(Change(set={f"jobInfo.{k}": entries[k] for k in kept}))
+            self._while_executing(self.service.store.record_progress, {k: entries[k] for k in kept})
         except PayloadTooLarge:
             logger.warning("progress too large for the job's item", extra={"job_id": self.job_id})
 
@@ -159,7 +160,7 @@ class JobContext:
         result = Result(name, key, mime_type, size)
         results = [r for r in self.results if r.id != name] + [result]
         try:
-            self._executing_write(Change(set={"results": [_result_value(r) for r in results]}))
+            self._while_executing(self.service.store.record_results, results)
         except JobStopped:
             if all(r.key != key for r in self.results):
                 self.service.files.delete_keys([key])  # nothing lists it: leave nothing behind
@@ -167,10 +168,10 @@ class JobContext:
         self.results = results
         return result
 
-    def _executing_write(self, change: Change) -> None:
-        change.phases = {Phase.EXECUTING}
+    def _while_executing(self, record: Any, value: Any) -> None:
+        """A write the store makes only while the job executes; else the run must stop."""
         try:
-            self.service.store.update(self.job_id, SYSTEM, self.service.clock(), change)
+            record(self.job_id, self.service.clock(), value)
         except StateConflict:
             raise JobAborted("The job was aborted.") from None
         except NotFound:
@@ -180,21 +181,7 @@ class JobContext:
 UNRECORDED = "The job ended, but its outcome was too large to record."
 
 
-def _unrecorded_outcome(service: Service) -> Change:
-    summary = error_summary_value(ErrorSummary(UNRECORDED))
-    return Change(
-        set={"phase": Phase.ERROR, "endTime": service.clock(), "errorSummary": summary,
-             "jobInfo": {}},
-        remove=("deadline", "deadlineShard", "errorDetail"),
-        phases={Phase.EXECUTING},
-    )  # fmt: skip
-
-
-def _result_value(result: Result) -> dict[str, Any]:
-    return {"id": result.id, "key": result.key, "mimeType": result.mime_type, "size": result.size}
-
-
-def run_job(job_id: str, service: Service) -> Phase | None:
+def execute_job(job_id: str, service: Service) -> Phase | None:
     """Run one queued job to its end; return its final phase, or None if it was not ours to run."""
     now = service.clock()
     store = service.store
@@ -204,13 +191,8 @@ def run_job(job_id: str, service: Service) -> Phase | None:
         logger.info("job gone before it ran", extra={"job_id": job_id})
         return None
     deadline = now + datetime.timedelta(seconds=job.execution_duration)
-    start = Change(
-        set={"phase": Phase.EXECUTING, "startTime": now, "deadline": deadline,
-             "deadlineShard": shard(job_id), "jobInfo": {}},
-        phases={Phase.QUEUED},
-    )  # fmt: skip
     try:
-        job = store.update(job_id, SYSTEM, now, start)
+        job = store.mark_executing(job_id, now, deadline)
     except StateConflict as conflict:
         logger.info("not running", extra={"job_id": job_id, "phase": conflict.job.phase})
         return None
@@ -242,35 +224,30 @@ def _finish(
 ) -> Phase:
     """EXECUTING → the end phase, in one conditional write; an aborted job stays ABORTED."""
     service = context.service
-    values: dict[str, Any] = {"phase": phase, "endTime": service.clock()}
-    if summary is not None:
-        values["errorSummary"] = error_summary_value(summary)
-        count("JobsFailed")
-    if detail is not None:
-        values["errorDetail"] = detail
-    change = Change(set=values, remove=("deadline", "deadlineShard"), phases={Phase.EXECUTING})
+    store, job_id = service.store, context.job_id
     try:
         try:
-            service.store.update(context.job_id, SYSTEM, service.clock(), change)
+            if summary is None:
+                store.mark_completed(job_id, service.clock())
+            else:
+                count("JobsFailed")
+                store.mark_failed(job_id, service.clock(), summary, detail)
         except PayloadTooLarge:
             # The outcome does not fit the item (its parameters take most of it): a job must
             # never stay EXECUTING for that, so record a bare ERROR, dropping what the run had
             # added. Other failures (DynamoDB unavailable) return the message; the reaper ends
             # the job at its deadline if no later write succeeds.
-            logger.exception("final write too large", extra={"job_id": context.job_id})
+            logger.exception("final write too large", extra={"job_id": job_id})
             phase = Phase.ERROR
-            service.store.update(
-                context.job_id, SYSTEM, service.clock(), _unrecorded_outcome(service)
-            )
+            bare = ErrorSummary(UNRECORDED)
+            store.mark_failed(job_id, service.clock(), bare, dropping_progress=True)
     except StateConflict as conflict:
-        logger.info(
-            "job ended elsewhere", extra={"job_id": context.job_id, "phase": conflict.job.phase}
-        )
+        logger.info("job ended elsewhere", extra={"job_id": job_id, "phase": conflict.job.phase})
         return conflict.job.phase
     except NotFound:  # deleted while running: remove what the run wrote
-        service.files.delete_job(context.job_id)
+        service.files.delete_job(job_id)
         return Phase.ABORTED
-    logger.info("job ended", extra={"job_id": context.job_id, "phase": str(phase)})
+    logger.info("job ended", extra={"job_id": job_id, "phase": str(phase)})
     if phase == Phase.COMPLETED:
         count("JobsCompleted")
     return phase

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .isodt import formatISODT
 from .job import Job, JobRef, xml_safe
-from .store import error_summary_value
 
 if TYPE_CHECKING:
     from lxml import etree
@@ -84,14 +83,14 @@ def job_document(job: Job, links: Links) -> bytes:
     _add_parameters(root, job, links)
     _add_results(root, job, links)
     if job.error_summary is not None:
-        summary = error_summary_value(job.error_summary)
+        summary = job.error_summary
         element = _el(
             root,
             "errorSummary",
-            type=summary["type"],
-            hasDetail="true" if summary["hasDetail"] else "false",
+            type=summary.type,
+            hasDetail="true" if summary.has_detail else "false",
         )
-        _el(element, "message", summary["message"])
+        _el(element, "message", summary.message)
     if job.job_info:
         info = _el(root, "jobInfo")
         for key, value in sorted(job.job_info.items()):

@@ -1,0 +1,111 @@
+"""The entry points the Lambda handlers call: one request in, one API Gateway response out.
+
+This is the one place where exceptions become responses (303s from SeeOther, 4xx from
+UWSError, 503 from AWS throttling) and where requests are logged and counted. Logger and
+Metrics are Powertools' (EMF); tracing is Lambda's own active tracing (Powertools' Tracer would
+cost about 650 ms of cold start).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .actions import JobActions, JobHandle, call_method
+from .errors import NotFound, SeeOther, UWSError, shown
+from .http import (
+    Request,
+    Response,
+    error_response,
+    fits_lambda_response,
+    parse_request,
+    see_other,
+)
+from .joblist import JobList
+from .service import Service, build_service
+from .telemetry import count, logger
+
+JOB_ACTIONS = JobActions()
+
+
+def serve_job_action(action: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Serve ``{job}/<action>`` (``''`` for the job itself) for an API Gateway REST event."""
+    job_id = (event.get("pathParameters") or {}).get("jobId", "")
+    logger.thread_safe_clear_keys()  # a thread may serve many requests (the local runtime)
+    logger.thread_safe_append_keys(job_id=job_id[:64])
+    return _respond(
+        event,
+        lambda service, request: JOB_ACTIONS.dispatch(
+            action, JobHandle(job_id, request.caller, service), request
+        ),
+    )
+
+
+def serve_job_list(event: dict[str, Any]) -> dict[str, Any]:
+    """Serve ``/async``: the caller's job list and job creation."""
+    logger.thread_safe_clear_keys()
+    return _respond(event, lambda service, request: call_method(JobList(), service, request))
+
+
+def serve_not_found(event: dict[str, Any]) -> dict[str, Any]:
+    """Serve what no UWS resource takes (the API's catch-all routes): a 404 for any method,
+    before the body is read."""
+    logger.thread_safe_clear_keys()
+    return _respond(event, _not_found, read_body=False)
+
+
+def _not_found(service: Service, request: Request) -> Response:
+    proxy = request.path_parameters.get("proxy") or ""
+    segments = [s for s in proxy.split("/") if s]
+    if len(segments) > 2 and segments[0] == "async":
+        child = "/".join(segments[2:])
+        raise NotFound(f"Jobs have no resource {shown(child)}.")
+    raise NotFound(f"There is no resource at this path; the job list is at {request.links.jobs()}.")
+
+
+def _respond(event: dict[str, Any], act: Any, read_body: bool = True) -> dict[str, Any]:
+    service = build_service()
+    links = None
+    try:
+        request = parse_request(event, service.settings, read_body)
+        links = request.links
+        response = act(service, request)
+    except SeeOther as redirect:
+        assert links is not None
+        response = see_other(redirect, links)
+    except UWSError as error:
+        logger.info("request refused", extra={"status": error.status, "reason": error.message})
+        response = error_response(error)
+        count("Throttled" if error.status >= 500 else "ClientErrors")
+    except Exception:
+        logger.exception("request failed")
+        count("ServerErrors")
+        response = Response(500, "The service failed on this request; please retry or report it.")
+    if not fits_lambda_response(response.body):  # a net: every resource bounds its answer
+        logger.error("response over Lambda's limit", extra={"length": len(response.body)})
+        count("ServerErrors")
+        response = Response(500, "The answer would be larger than this service can send.")
+    logger.info(
+        "request served",
+        extra={
+            "method": event.get("httpMethod"),
+            "resource": event.get("resource"),
+            "status": response.status,
+        },
+    )
+    return response.to_api_gateway()
+
+
+def run_queued_job(record: Any) -> None:
+    """The worker's SQS record handler: an exception here returns the message to the queue."""
+    from .worker import execute_job
+
+    job_id = json.loads(record.body)["jobId"]
+    logger.thread_safe_append_keys(job_id=job_id)
+    execute_job(job_id, build_service())
+
+
+def sweep_jobs() -> dict[str, int]:
+    from .reaper import sweep
+
+    return vars(sweep(build_service()))

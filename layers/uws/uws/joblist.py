@@ -1,0 +1,180 @@
+"""The job list, ``/async``: GET lists the caller's jobs, POST creates a job.
+
+Not a child of a job, so not a :class:`~uws.actions.JobAction`: :class:`JobList` answers
+through the same ``do<METHOD>`` dispatch (:func:`~uws.actions.call_method`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from .actions import Resource, store_uploads
+from .errors import BadRequest, SeeOther, shown
+from .http import Request, Response, fits_lambda_response
+from .job import (
+    Caller,
+    Job,
+    JobRef,
+    clamp_execution_duration,
+    is_job_id,
+    latest_destruction,
+    new_job,
+    queue_deadline,
+)
+from .params import parse_execution_duration, parse_integer, parse_run_id, parse_time
+from .phases import Phase
+from .service import JobHandle, Service, enqueue
+from .telemetry import count
+from .xml import MIME as XML
+from .xml import jobs_document
+
+STANDARD_CREATE_PARAMETERS = frozenset({"RUNID", "PHASE", "EXECUTIONDURATION", "DESTRUCTION"})
+
+
+class JobList(Resource):
+    """``/async``: GET lists the caller's jobs (PHASE, AFTER, LAST); POST creates a job.
+
+    A response holds at most ``job_list_page_size`` jobs and fits Lambda's 6 MB response
+    limit; when more match, a ``Link: <…>; rel="next"`` header (RFC 8288) gives the URL of
+    the next page: the same query and a CURSOR. UWS clients that ignore it see the newest jobs.
+    """
+
+    def doGET(self, service: Service, request: Request) -> Response:
+        query = JobListQuery.parse(request)
+        refs, more = getJobList(service, request.caller, query)
+        body = jobs_document(refs, request.links).decode("utf-8")
+        while not fits_lambda_response(body) and len(refs) > 1:  # unusually long ids
+            refs, more = refs[: len(refs) // 2], True
+            body = jobs_document(refs, request.links).decode("utf-8")
+        response = Response(200, body, XML)
+        following = query.next_page(refs) if more else None
+        if following is not None:
+            next_url = f"{request.links.jobs()}?{urlencode(following)}"
+            response.headers["Link"] = f'<{next_url}>; rel="next"'
+        return response
+
+    def doPOST(self, service: Service, request: Request) -> Response:
+        job = create_job(service, request)
+        raise SeeOther(f"async/{job.job_id}")
+
+
+@dataclass(frozen=True)
+class JobListQuery:
+    """The job list's filters: PHASE (repeatable), AFTER, LAST, and CURSOR for paging."""
+
+    phases: frozenset[Phase]
+    after: str | None  # as given, for the next page's URL
+    last: int | None
+    cursor: JobRef | None
+
+    @classmethod
+    def parse(cls, request: Request) -> JobListQuery:
+        phases: set[Phase] = set()
+        for literal in request.values("PHASE"):
+            try:
+                phases.add(Phase(literal))
+            except ValueError:
+                raise BadRequest(
+                    f"PHASE must be a UWS phase such as COMPLETED, not {shown(literal)}."
+                ) from None
+        after = request.value("AFTER")
+        if after is not None:
+            parse_time("AFTER", after)
+        last_literal = request.value("LAST")
+        last = None
+        if last_literal is not None:
+            last = parse_integer(last_literal)
+            if last is None or last < 1:
+                raise BadRequest(f"LAST must be a positive integer, not {shown(last_literal)}.")
+        cursor = request.value("CURSOR")
+        return cls(frozenset(phases), after, last, None if cursor is None else parse_cursor(cursor))
+
+    def next_page(self, shown_refs: list[JobRef]) -> list[tuple[str, str]] | None:
+        """The query of the page after ``shown_refs``, or None if LAST is satisfied."""
+        left = None if self.last is None else self.last - len(shown_refs)
+        if not shown_refs or left == 0:
+            return None
+        query = [("PHASE", str(p)) for p in sorted(self.phases)]
+        if self.after is not None:
+            query.append(("AFTER", self.after))
+        if left is not None:
+            query.append(("LAST", str(left)))
+        query.append(("CURSOR", make_cursor(shown_refs[-1])))
+        return query
+
+
+def getJobList(service: Service, caller: Caller, query: JobListQuery) -> tuple[list[JobRef], bool]:
+    """The caller's jobs, newest first, one page of them; and whether more follow."""
+    page_size = service.settings.job_list_page_size
+    limit = page_size if query.last is None else min(query.last, page_size)
+    after = None if query.after is None else parse_time("AFTER", query.after)
+    # ARCHIVED jobs show only when asked for by name; this service never archives, so with
+    # no PHASE every live job is listed.
+    return service.store.list_for(
+        caller, service.clock(), limit, query.phases or None, after, query.cursor
+    )
+
+
+def make_cursor(ref: JobRef) -> str:
+    """Where a page of the job list ended: the last job's creation time and id, opaque."""
+    text = f"{ref.creation_time.isoformat(timespec='microseconds')} {ref.job_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def parse_cursor(literal: str) -> JobRef:
+    """The job a CURSOR names; only its time and id are used, and only within the caller's
+    own jobs (the owner comes from the request, never from the cursor)."""
+    try:
+        text = base64.urlsafe_b64decode(literal + "=" * (-len(literal) % 4)).decode()
+        created, job_id = text.split(" ")
+        if not is_job_id(job_id):
+            raise ValueError(job_id)
+        return JobRef(job_id, Phase.PENDING, None, None, datetime.datetime.fromisoformat(created))
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise BadRequest("CURSOR is not one this service handed out.") from None
+
+
+def create_job(service: Service, request: Request) -> Job:
+    """Build a PENDING job from the POST (or QUEUED with PHASE=RUN) and store it in one write."""
+    settings = service.settings
+    now = service.clock()
+    jobtype = service.job_type
+    job = new_job(request.caller.owner, jobtype.name, now, settings)
+    job.parameters = jobtype.validate(
+        (k, v) for k, v in request.params if k.upper() not in STANDARD_CREATE_PARAMETERS
+    )
+    job.run_id = parse_run_id(request)
+    duration = request.value("EXECUTIONDURATION")
+    if duration is not None:
+        job.execution_duration = clamp_execution_duration(
+            parse_execution_duration(duration), settings
+        )
+    destruction = request.value("DESTRUCTION")
+    if destruction is not None:
+        job.destruction = min(
+            parse_time("DESTRUCTION", destruction), latest_destruction(now, settings)
+        )
+    phase = request.value("PHASE")
+    if phase not in (None, "RUN"):
+        raise BadRequest(f"PHASE at creation may only be RUN, not {shown(phase or '')}.")
+    if phase == "RUN":
+        missing = jobtype.missing(job.parameters)
+        if missing:
+            raise BadRequest(
+                f"The job cannot run without its required parameters: {', '.join(missing)}."
+            )
+    for name, (upload, filename) in store_uploads(service, job.job_id, request.files).items():
+        job.parameters[name] = [filename]
+        job.uploads[name] = upload
+    if phase == "RUN":
+        job.phase = Phase.QUEUED
+        job.deadline = queue_deadline(now, settings)
+    service.store.create(job)
+    count("JobsCreated")
+    if phase == "RUN":
+        enqueue(JobHandle(job.job_id, request.caller, service))
+    return job

@@ -1,0 +1,10 @@
+"""The job store: the only part of the service that calls DynamoDB or knows its words.
+
+:class:`JobStore` offers reads and the named transitions of a job's life; :mod:`.items`
+turns job records into items and back.
+"""
+
+from .items import item_from_job, stamp, unstamp
+from .jobstore import JobStore, StateConflict
+
+__all__ = ["JobStore", "StateConflict", "item_from_job", "stamp", "unstamp"]
