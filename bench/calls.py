@@ -9,8 +9,9 @@ from typing import Any
 import boto3
 
 from local.inprocess import in_process_aws
+from local.lambdas import ApiClient
 
-from .common import CallCounter, Handlers, counter_on_layer_clients
+from .common import CallCounter, bench_api, counter_on_layer_clients
 
 GET = {"dynamodb.GetItem": 1}
 
@@ -24,7 +25,7 @@ def tomorrow() -> str:
 CHANGE = {"dynamodb.UpdateItem": 1}
 
 
-def operations(h: Handlers, refs: dict[str, str]) -> list[tuple[str, Any, dict[str, int], str]]:
+def operations(h: ApiClient, refs: dict[str, str]) -> list[tuple[str, Any, dict[str, int], str]]:
     """(name, a call that performs it, the target calls, a note) for each operation."""
 
     def job(**params: Any) -> str:
@@ -94,7 +95,7 @@ def operations(h: Handlers, refs: dict[str, str]) -> list[tuple[str, Any, dict[s
 def run() -> dict[str, Any]:
     rows = []
     with in_process_aws() as refs:
-        h = Handlers()
+        h = bench_api()
         for _ in range(50):
             h.create(TEXT="filler")
         counter: CallCounter = counter_on_layer_clients()

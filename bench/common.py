@@ -9,34 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from local import apigateway
-from local.template import functions, load, routes
+from local.events import Mount
+from local.lambdas import ApiClient
 
 HOST = "bench.execute-api.us-east-1.amazonaws.com"
 
 
-class Handlers:
-    """The real handlers, called with the events API Gateway would send."""
-
-    def __init__(self) -> None:
-        template = load()
-        self.routes = routes(template)
-        self.functions = functions(template)
-
-    def event(self, method: str, path: str, **kwargs: Any) -> tuple[apigateway.FunctionSpec, dict]:
-        route, event = apigateway.form_event(
-            self.routes, method, path, mount=apigateway.Mount.execute_api(HOST), **kwargs
-        )
-        return self.functions[route.function], event
-
-    def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        spec, event = self.event(method, path, **kwargs)
-        return apigateway.invoke(spec, event)
-
-    def create(self, **params: Any) -> str:
-        reply = self.call("POST", "/async", data=params)
-        assert reply["statusCode"] == 303, reply
-        return reply["headers"]["Location"].rsplit("/", 1)[1]
+def bench_api() -> ApiClient:
+    """The real handlers, called with the events API Gateway would send for the bench's host."""
+    return ApiClient(Mount.execute_api(HOST))
 
 
 @dataclass

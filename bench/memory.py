@@ -34,11 +34,11 @@ def serve_requests(endpoint: str, refs: dict[str, str], count: int) -> dict[str,
     """In the measured process: 1,000 requests of each kind, then the peak RSS."""
     from local.runtime import LocalDeployment
 
-    from .common import Handlers
+    from .common import bench_api
 
     LocalDeployment().attach(endpoint, refs)
     os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    h = Handlers()
+    h = bench_api()
     job = h.create(TEXT="memory")
     kinds = {
         "create": lambda i: h.call("POST", "/async", data={"TEXT": f"t{i}"}),

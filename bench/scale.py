@@ -15,10 +15,10 @@ import statistics
 import time
 from typing import Any
 
+from local.events import scheduled_event
 from local.inprocess import in_process_aws
-from local.runtime import scheduled_event
 
-from .common import Handlers, counter_on_layer_clients
+from .common import bench_api, counter_on_layer_clients
 
 
 def _fill(table: str, count: int, expired: int) -> None:
@@ -47,7 +47,7 @@ def measure(count: int, expired: int = 10, repeat: int = 5, sweeps: int = 3) -> 
         # items during our code, which no Lambda would ever hold in memory.
         gc.collect()
         gc.freeze()
-        h = Handlers()
+        h = bench_api()
         counter = counter_on_layer_clients()
         walls, ours, items = [], [], []
         for _ in range(repeat):
@@ -59,7 +59,7 @@ def measure(count: int, expired: int = 10, repeat: int = 5, sweeps: int = 3) -> 
             walls.append(wall)
             ours.append(wall - counter.seconds_in_aws)
             items.append(counter.items_read)
-        from local.apigateway import invoke
+        from local.lambdas import invoke
 
         sweep_walls, sweep_ours, sweep_items = [], [], []
         for _ in range(sweeps):  # each sweep finds `expired` freshly expired jobs

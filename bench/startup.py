@@ -13,7 +13,7 @@ from typing import Any
 from local.inprocess import in_process_aws
 from local.template import ROOT, functions, load
 
-from .common import Handlers, counter_on_layer_clients, median_ms, timed
+from .common import bench_api, counter_on_layer_clients, median_ms, timed
 
 FLOOR = "import time; t = time.perf_counter(); import boto3; print(time.perf_counter() - t)"
 # Lambda's runtime has importlib loaded before it imports a handler: load it before the clock.
@@ -113,12 +113,13 @@ def lambda_layer_import(rounds: int = 7) -> dict[str, Any]:
 
 def warm_overhead(repeat: int = 400) -> dict[str, Any]:
     with in_process_aws() as refs:
-        h = Handlers()
+        h = bench_api()
         job_id = h.create(TEXT="warm")
-        spec, event = h.event("GET", f"/async/{job_id}")
+        function, event = h.event("GET", f"/async/{job_id}")
+        spec = h.functions[function]
         from uws import aws
 
-        from local.apigateway import invoke
+        from local.lambdas import invoke
 
         client = aws.client("dynamodb")
         key = {"jobId": {"S": job_id}}
@@ -142,30 +143,6 @@ def warm_overhead(repeat: int = 400) -> dict[str, Any]:
     return {"floor_getitem_ms": median_ms(floor), "handler_get_job_ms": median_ms(ours),
             "ratio": round(ratio, 2), "target": 1.3, "met": ratio <= 1.3,
             "calls_per_get": calls}  # fmt: skip
-
-
-def profile_get(repeat: int = 300) -> list[str]:
-    """Where a warm GET's time goes beyond the GetItem (top functions by own time)."""
-    import cProfile
-    import io
-    import pstats
-
-    with in_process_aws():
-        h = Handlers()
-        job_id = h.create(TEXT="warm")
-        spec, event = h.event("GET", f"/async/{job_id}")
-        from local.apigateway import invoke
-
-        for _ in range(20):
-            invoke(spec, event)
-        profiler = cProfile.Profile()
-        profiler.enable()
-        for _ in range(repeat):
-            invoke(spec, event)
-        profiler.disable()
-    out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(r"uws/|aws_lambda", 12)
-    return [line for line in out.getvalue().splitlines() if "uws/" in line or "aws_lambda" in line]
 
 
 if __name__ == "__main__":

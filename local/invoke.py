@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import apigateway
+from .lambdas import invoke
 from .runtime import LocalDeployment, dumps, running_service
 
 
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(
                 f"no function {args.function}; choose from {', '.join(deployment.functions)}"
             )
-        print(dumps(apigateway.invoke(spec, event)))
+        print(dumps(invoke(spec, event)))
     finally:
         if not running:
             deployment.stop()

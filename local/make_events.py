@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .apigateway import Mount, form_event
+from .events import Mount, form_event
 from .template import ROOT, load, routes
 
 JOB = "Q2ZkR3dmYWtlLWpvYi1pZA"  # an id of our shape; `make invoke` creates the job first
@@ -93,7 +93,7 @@ def build(name: str) -> dict:
 
 def worker_event() -> dict:
     """What SQS hands the worker for one queued job (batch size 1)."""
-    from .runtime import sqs_event
+    from .events import sqs_event
 
     message = {
         "MessageId": "059f36b4-87a3-44ab-83d2-661975830a7d",
@@ -106,7 +106,7 @@ def worker_event() -> dict:
 
 
 def reaper_event() -> dict:
-    from .runtime import scheduled_event
+    from .events import scheduled_event
 
     return {**scheduled_event(), "id": "cdc73f9d-aea9-11e3-9d5a-835b769c0d9c",
             "time": "2026-11-23T19:00:00Z"}  # fmt: skip

@@ -16,17 +16,17 @@ import os
 import socket
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 
-from . import apigateway, resources
+from . import resources
+from .events import REGION, Mount, find_route, rest_event, scheduled_event, sqs_event
+from .lambdas import invoke
 from .moto_fixes import serialise_dynamodb
 from .template import ROOT, FunctionSpec, functions, load, resolve, rest_api, routes
 
-REGION = "us-east-1"
 STATE_FILE = ROOT / ".uws-local.json"  # where a running `make serve` tells `make invoke` its AWS
 
 # What a REST API's ANY method takes; API Gateway routes no other method (API Gateway
@@ -179,10 +179,7 @@ class LocalDeployment:
     ) -> HttpReply:
         """Answer one HTTP request as API Gateway and the function behind the route would,
         with API Gateway's and Lambda's limits and API Gateway's own answers."""
-        if (
-            method not in API_GATEWAY_METHODS
-            or (found := apigateway.find_route(self.routes, path)) is None
-        ):
+        if method not in API_GATEWAY_METHODS or (found := find_route(self.routes, path)) is None:
             return self._gateway(
                 "MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token"
             )
@@ -193,8 +190,8 @@ class LocalDeployment:
         headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
         headers["X-Forwarded-Proto"] = "http"
         content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
-        event = apigateway.rest_event(
-            method, route, path, params, apigateway.Mount.local(host), query=query,
+        event = rest_event(
+            method, route, path, params, Mount.local(host), query=query,
             headers=headers, body=body, principal=principal,
             binary=self.api.is_binary(content_type),
         )  # fmt: skip
@@ -202,7 +199,7 @@ class LocalDeployment:
             # Lambda refuses the invocation (RequestEntityTooLargeException) and API Gateway
             # answers the client with a 5xx of its own; the function never runs.
             return self._gateway("DEFAULT_5XX", 500, "Internal server error")
-        result = apigateway.invoke(self.functions[route.function], event)
+        result = invoke(self.functions[route.function], event)
         if over_lambda_payload(result, len(result.get("body") or "")):
             return self._gateway("DEFAULT_5XX", 502, "Internal server error")
         payload = result.get("body") or ""
@@ -268,7 +265,7 @@ class LocalDeployment:
     def _every(self, spec: FunctionSpec, seconds: float) -> None:
         while not self._stopping.wait(seconds):
             try:
-                apigateway.invoke(spec, scheduled_event())
+                invoke(spec, scheduled_event())
             except Exception:  # the next tick tries again, as EventBridge would
                 continue
 
@@ -277,7 +274,7 @@ def deliver(spec: FunctionSpec, queue_url: str, messages: list[dict], sqs: Any) 
     """Invoke a function with a batch of messages; delete those it did not report failed."""
     event = sqs_event(queue_url, messages)
     try:
-        result = apigateway.invoke(spec, event) or {}
+        result = invoke(spec, event) or {}
         failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
     except Exception:
         failed = {m["MessageId"] for m in messages}  # the whole batch comes back
@@ -302,40 +299,6 @@ def basic_user(headers: dict[str, str]) -> str | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return user or None
-
-
-def sqs_event(queue_url: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
-    queue_name = queue_url.rsplit("/", 1)[-1]
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m.get("MD5OfBody", ""),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:{REGION}:{resources.ACCOUNT}:{queue_name}",
-                "awsRegion": REGION,
-            }
-            for m in messages
-        ]
-    }
-
-
-def scheduled_event() -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": resources.ACCOUNT,
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "region": REGION,
-        "resources": [f"arn:aws:events:{REGION}:{resources.ACCOUNT}:rule/uws-reaper"],
-        "detail": {},
-    }
 
 
 def dumps(reply: Any) -> str:

@@ -12,15 +12,15 @@ import boto3
 import pytest
 from lxml import etree
 
-from local import apigateway
+from local.events import Mount
 from local.inprocess import in_process_aws
-from local.template import functions, load, routes
+from local.lambdas import ApiClient
 
 SCHEMA_DIR = Path(__file__).parent / "schemata"
 HOST = "abc123.execute-api.us-east-1.amazonaws.com"
 STAGE = "uws"
 BASE = f"https://{HOST}/{STAGE}"
-MOUNT = apigateway.Mount.execute_api(HOST, STAGE)
+MOUNT = Mount.execute_api(HOST, STAGE)
 
 
 @pytest.fixture(scope="session")
@@ -43,22 +43,16 @@ class Reply:
         return self.headers.get("Content-Type", "")
 
 
-class Api:
-    """Calls the real handlers with the events API Gateway would send."""
+class Api(ApiClient):
+    """The real handlers with the events API Gateway would send, every XML answer validated."""
 
     def __init__(self, refs: dict[str, str], schema: etree.XMLSchema) -> None:
-        self.template = load()
-        self.routes = routes(self.template)
-        self.functions = functions(self.template)
+        super().__init__(MOUNT)
         self.refs = refs
         self.schema = schema
 
-    def event(self, method: str, path: str, **kwargs: Any) -> tuple[str, dict[str, Any]]:
-        route, event = apigateway.form_event(self.routes, method, path, mount=MOUNT, **kwargs)
-        return route.function, event
-
     def invoke(self, function: str, event: dict[str, Any]) -> Reply:
-        result = apigateway.invoke(self.functions[function], event)
+        result = self.call_function(function, event)
         return Reply(result["statusCode"], result.get("headers") or {}, result.get("body") or "")
 
     def request(self, method: str, path: str, **kwargs: Any) -> Reply:
@@ -92,9 +86,9 @@ class Api:
         return delivered
 
     def sweep(self) -> dict[str, int]:
-        from local.runtime import scheduled_event
+        from local.events import scheduled_event
 
-        return apigateway.invoke(self.functions["ReaperFunction"], scheduled_event())
+        return self.call_function("ReaperFunction", scheduled_event())
 
     def create(self, owner: str | None = None, **params: Any) -> str:
         reply = self.request("POST", "/async", data=params, owner=owner)

@@ -12,8 +12,7 @@ import urllib.parse
 import pytest
 from lxml import etree
 
-from local import apigateway
-from local.apigateway import Mount
+from local.events import Mount
 from tests.conftest import UWS, set_item, text_of, unchanged
 from tests.integration.test_worker import run, use_run
 
@@ -28,9 +27,7 @@ MOUNTS = {
 
 
 def call(api, mount, method, path, **kwargs):
-    _, event = apigateway.form_event(api.routes, method, path, mount=mount, **kwargs)
-    route, _ = apigateway.find_route(api.routes, path)
-    return api.invoke(route.function, event)
+    return api.invoke(*api.event(method, path, mount=mount, **kwargs))
 
 
 @pytest.mark.parametrize("mount, base", MOUNTS.values(), ids=MOUNTS.keys())

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from local.apigateway import find_route, invoke
+from local.events import find_route
 from local.invoke import seed_sample_job
+from local.lambdas import invoke
 from local.make_events import CASES, JOB, OTHER_EVENTS, build
 from local.template import load, routes
 from tests.conftest import set_item

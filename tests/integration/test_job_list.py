@@ -1,4 +1,4 @@
-"""/async: creating jobs and listing the caller's jobs (UWS.md "Job list")."""
+"""/async: creating jobs and listing the caller's jobs (docs/uws.md, "Job list")."""
 
 import json
 

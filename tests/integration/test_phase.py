@@ -1,4 +1,4 @@
-"""{job}/phase: RUN and ABORT with UWS.md's phase rules."""
+"""{job}/phase: RUN and ABORT with the phase rules of docs/uws.md."""
 
 import json
 

@@ -1,4 +1,4 @@
-from tests.conftest import BASE, UWS, text_of
+from tests.conftest import UWS, text_of
 
 
 def test_create_and_get(api):
@@ -7,4 +7,3 @@ def test_create_and_get(api):
     assert text_of(root, "uws:phase") == "PENDING"
     assert text_of(root, "uws:runId") == "r1"
     assert root.find("uws:parameters/uws:parameter[@id='TEXT']", UWS).text == "hello"
-    assert BASE

@@ -7,7 +7,7 @@ from uws.config import Settings, settings
 from uws.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from uws.http import base_url, caller_from_context, parse_request
 
-from local.apigateway import Mount, find_route, rest_event
+from local.events import Mount, find_route, rest_event
 from local.template import load, routes
 
 
@@ -147,7 +147,7 @@ EXECUTE_API = "abc123defg.execute-api.eu-west-1.amazonaws.com"
     ],
 )  # fmt: skip
 def test_base_url_for_every_way_a_client_reaches_the_api(config, mount, expected, path):
-    """The same rule holds for every event shape API Gateway sends (local.apigateway.Mount
+    """The same rule holds for every event shape API Gateway sends (local.events.Mount
     cites where each comes from), on every route, the catch-all ones included."""
     route, params = find_route(routes(load()), path)
     headers = {"X-Forwarded-Proto": "http"} if expected.startswith("http:") else {}

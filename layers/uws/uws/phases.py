@@ -26,10 +26,9 @@ TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     Phase.PENDING: frozenset({Phase.QUEUED, Phase.ABORTED}),
     Phase.QUEUED: frozenset({Phase.EXECUTING, Phase.ABORTED, Phase.ERROR}),
     Phase.EXECUTING: frozenset({Phase.COMPLETED, Phase.ERROR, Phase.ABORTED}),
-    Phase.COMPLETED: frozenset({Phase.ARCHIVED}),
-    Phase.ERROR: frozenset({Phase.ARCHIVED}),
-    Phase.ABORTED: frozenset({Phase.ARCHIVED}),
 }
+"""The changes this service makes. COMPLETED, ERROR and ABORTED are final here: it never
+archives a job (UWS allows that, not requires it); it destroys it at its destruction time."""
 
 
 def sources(target: Phase) -> frozenset[Phase]:

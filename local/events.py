@@ -1,19 +1,21 @@
-"""HTTP requests as API Gateway REST proxy events, and functions loaded as Lambda loads them."""
+"""The events AWS sends the functions: API Gateway REST proxy events (in every shape a
+client's way in gives them), SQS batches for the worker and scheduled events for the reaper.
+Tests, benchmarks, the local runtime and events/ build them here; local.lambdas invokes."""
 
 from __future__ import annotations
 
 import base64
-import importlib.util
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
-from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from .template import FunctionSpec, RestApi, Route, load, parameter_defaults, rest_api
+from .resources import ACCOUNT
+from .template import RestApi, Route, load, parameter_defaults, rest_api
+
+REGION = "us-east-1"  # the embedded AWS's region
 
 
 def find_route(routes: list[Route], path: str) -> tuple[Route, dict[str, str]] | None:
@@ -166,39 +168,35 @@ def default_api() -> RestApi:
     return rest_api(template, parameter_defaults(template))
 
 
-@dataclass
-class LambdaContext:
-    """What a Lambda runtime passes as ``context`` (the fields Powertools reads)."""
-
-    function_name: str
-    memory_limit_in_mb: int = 256
-    timeout_seconds: int = 29
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int((self.timeout_seconds - (time.monotonic() - self.started)) * 1000)
-
-
-_loaded: dict[str, ModuleType] = {}
-
-
-def load_handler(spec: FunctionSpec) -> Callable[[dict[str, Any], Any], Any]:
-    """Import a function's module by file path, once, as Lambda does (no shared sys.path)."""
-    module = _loaded.get(spec.name)
-    if module is None:
-        loader_spec = importlib.util.spec_from_file_location(f"lambda_{spec.name}", spec.file)
-        assert loader_spec is not None and loader_spec.loader is not None
-        module = importlib.util.module_from_spec(loader_spec)
-        loader_spec.loader.exec_module(module)
-        _loaded[spec.name] = module
-    return getattr(module, spec.handler)
+def sqs_event(queue_url: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    queue_name = queue_url.rsplit("/", 1)[-1]
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name}",
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+    }
 
 
-def invoke(spec: FunctionSpec, event: dict[str, Any]) -> Any:
-    context = LambdaContext(spec.name, spec.memory, spec.timeout)
-    return load_handler(spec)(event, context)
+def scheduled_event() -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/uws-reaper"],
+        "detail": {},
+    }

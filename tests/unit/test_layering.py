@@ -1,0 +1,65 @@
+"""The house rules of the uws layer (docs/architecture.md): storage words stay in the store,
+the worker side never needs the HTTP actions, and no module grows past what one reads."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LAYER = Path(__file__).parents[2] / "layers" / "uws" / "uws"
+MODULES = sorted(p for p in LAYER.rglob("*.py"))
+OUTSIDE_THE_STORE = [p for p in MODULES if "store" not in p.relative_to(LAYER).parts]
+
+# DynamoDB's expression language, and item attributes that are not UWS's own words (runId,
+# creationTime and the like are also element names of UWS documents).
+STORAGE_WORDS = re.compile(
+    r"attribute_(not_)?exists|Expression|ExclusiveStartKey|ReturnValues"
+    r"|[\"'](ownerKey|destructionShard|deadlineShard|deadline|errorDetail|mimeType|jobType"
+    r"|uploads|version)[\"'.]"
+    r"|[\"'][#:][a-zA-Z]"
+)
+
+
+@pytest.mark.parametrize("module", OUTSIDE_THE_STORE, ids=lambda p: p.name)
+def test_no_module_outside_the_store_speaks_dynamodb(module):
+    found = [
+        f"{module.name}:{number}: {line.strip()}"
+        for number, line in enumerate(module.read_text().splitlines(), 1)
+        if STORAGE_WORDS.search(line) and not line.lstrip().startswith("#")
+    ]
+    assert found == []
+
+
+def imported_after(module: str) -> set[str]:
+    """The uws modules importing ``module`` brings in, in a fresh interpreter."""
+    code = f"import sys, {module}; print(' '.join(m for m in sys.modules if m.startswith('uws')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+@pytest.mark.parametrize(
+    "module, never",
+    [
+        ("uws.worker", {"uws.actions", "uws.joblist", "uws.http"}),
+        ("uws.reaper", {"uws.actions", "uws.joblist", "uws.http"}),
+        ("uws.demo", {"uws.actions", "uws.joblist", "uws.http"}),
+        ("uws.http", {"uws.store", "uws.store.jobstore"}),
+        ("uws.xml", {"uws.store", "uws.store.jobstore"}),
+    ],
+)
+def test_what_a_module_does_not_need_it_does_not_import(module, never):
+    assert imported_after(module) & never == set()
+
+
+def test_only_the_stores_and_the_client_module_import_boto():
+    allowed = {"aws.py", "jobstore.py", "items.py"}
+    for module in MODULES:
+        if re.search(r"^\s*(import|from) (boto3|botocore)", module.read_text(), re.M):
+            assert module.name in allowed, module.name
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: str(p.relative_to(LAYER)))
+def test_every_module_reads_in_one_sitting(module):
+    assert len(module.read_text().splitlines()) <= 470
