@@ -136,3 +136,25 @@ def test_delete_racing_the_workers_completion_leaves_nothing_behind(api):
         worker.join(timeout=10)
         assert api.item(job_id) is None, delay  # never resurrected by the worker's writes
         assert api.objects(job_id) == [], delay  # and no result file outlives it
+
+
+def test_two_uploads_at_once_never_delete_each_others_files(testing_type):
+    """Each parameter POST deletes only the file its own write displaced: the file the job
+    lists at the end is always there, and nothing else is left (before, each POST deleted
+    every upload its own snapshot did not list, so the winner's file could vanish)."""
+    from tests.integration.test_children import multipart
+
+    api = testing_type
+    for _ in range(8):
+        job_id = api.create(NAME="n")
+
+        def upload(i, job_id=job_id):
+            body, headers = multipart({}, {"UPLOAD": (f"f{i}.txt", b"file", "text/plain")})
+            return api.request(
+                "POST", f"/async/{job_id}/parameters", body=body, headers=headers
+            ).status
+
+        assert run_all([lambda i=i: upload(i) for i in range(6)], workers=6) == [303] * 6
+        item = api.item(job_id)
+        listed = item["uploads"]["M"]["UPLOAD"]["M"]["key"]["S"]
+        assert api.objects(job_id) == [listed]

@@ -243,7 +243,8 @@ class DestructionAction(_SettableAction):
 
 
 class ErrorAction(JobAction):
-    """``{job}/error``: the error text of a job in ERROR; 404 for any other job."""
+    """``{job}/error``: the error message of a job in ERROR; 404 for any other job. A job
+    type's traceback is never shown: it is in the logs, with the job id."""
 
     name = "error"
     mime = TEXT
@@ -253,9 +254,7 @@ class ErrorAction(JobAction):
         if current.phase != Phase.ERROR:
             raise NotFound(f"The job is {current.phase}, not ERROR, so it has no error.")
         summary = current.error_summary
-        return self.answer(
-            current.error_detail or (summary.message if summary else "The job failed.")
-        )
+        return self.answer(summary.message if summary else "The job failed.")
 
 
 class QuoteAction(JobAction):
@@ -322,7 +321,7 @@ class ParameterAction(JobAction):
         if not parameters and run_id is None:
             raise SeeOther(f"async/{job.id}")
         try:
-            changed = job.store.set_parameters(
+            replaced = job.store.set_parameters(
                 job.id, job.caller, job.now(), parameters, uploads, run_id
             )
         except (StateConflict, NotFound, Forbidden) as error:
@@ -332,10 +331,8 @@ class ParameterAction(JobAction):
                     f"Parameters can be changed only while PENDING, not {error.job.phase}."
                 ) from None
             raise
-        if uploads:  # files the new ones replaced are no longer referenced
-            kept = {upload.key for upload in changed.uploads.values()}
-            stale = service.files.keys(filekeys.upload_key(job.id, ""))
-            service.files.delete_keys([key for key in stale if key not in kept])
+        # Only what this write displaced: a POST at the same moment has its own files.
+        service.files.delete_keys([upload.key for upload in replaced])
         raise SeeOther(f"async/{job.id}")
 
 

@@ -17,7 +17,6 @@ MAX_RUN_ID_LENGTH = 64
 # 400 KB (DynamoDB Developer Guide, "Service, account, and table quotas": item size).
 # Parameters take what the item leaves; these are small beside it.
 MAX_ERROR_MESSAGE = 1000  # characters of an errorSummary message
-MAX_ERROR_DETAIL = 32 * 1024  # characters of the text at {job}/error (the traceback's end)
 MAX_INFO_ENTRIES = 32  # progress entries in jobInfo
 MAX_INFO_VALUE = 1000  # characters of one progress value
 MAX_RESULTS = 100
@@ -33,12 +32,12 @@ def has_non_xml(text: str) -> bool:
     return _NOT_XML.search(text) is not None
 
 
-def xml_safe(text: str, limit: int | None = None, keep_end: bool = False) -> str:
+def xml_safe(text: str, limit: int | None = None) -> str:
     """``text`` with what XML cannot carry replaced by U+FFFD, cut to ``limit`` characters
-    (an ellipsis marks the cut; ``keep_end`` keeps the end, as of a traceback)."""
+    (an ellipsis marks the cut)."""
     text = _NOT_XML.sub("\ufffd", text)
     if limit is not None and len(text) > limit:
-        text = "…" + text[-(limit - 1) :] if keep_end else text[: limit - 1] + "…"
+        text = text[: limit - 1] + "…"
     return text
 
 
@@ -111,7 +110,6 @@ class Job:
     uploads: dict[str, Upload] = field(default_factory=dict)
     results: list[Result] = field(default_factory=list)
     error_summary: ErrorSummary | None = None
-    error_detail: str | None = None
     job_info: dict[str, str] = field(default_factory=dict)
     deadline: datetime.datetime | None = None  # set only while QUEUED or EXECUTING
     version: int = 0

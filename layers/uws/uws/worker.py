@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,6 @@ from .errors import NotFound, PayloadTooLarge
 from .files import result_key
 from .job import (
     INFO_KEY,
-    MAX_ERROR_DETAIL,
     MAX_ERROR_MESSAGE,
     MAX_INFO_ENTRIES,
     MAX_INFO_VALUE,
@@ -204,24 +202,23 @@ def execute_job(job_id: str, service: Service) -> Phase | None:
         logger.info("job stopped: aborted", extra={"job_id": job_id})
         return Phase.ABORTED
     except DeadlineExceeded:
-        return _finish(context, Phase.ERROR, ErrorSummary(DEADLINE_MESSAGE), None)
+        return _finish(context, Phase.ERROR, ErrorSummary(DEADLINE_MESSAGE))
     except JobFailed as failure:
-        return _finish(context, Phase.ERROR, _summary(str(failure)), None)
+        return _finish(context, Phase.ERROR, _summary(str(failure)))
     except Exception as error:
-        detail = xml_safe("".join(traceback.format_exception(error)), MAX_ERROR_DETAIL, True)
-        summary = _summary(f"{type(error).__name__}: {error}", has_detail=True)
-        return _finish(context, Phase.ERROR, summary, detail)
-    return _finish(context, Phase.COMPLETED, None, None)
+        # The traceback is ours, not the client's: it goes to the logs with the job id, and
+        # the job shows the exception's message.
+        logger.exception("job failed", extra={"job_id": job_id})
+        return _finish(context, Phase.ERROR, _summary(f"{type(error).__name__}: {error}"))
+    return _finish(context, Phase.COMPLETED, None)
 
 
-def _summary(message: str, has_detail: bool = False) -> ErrorSummary:
+def _summary(message: str) -> ErrorSummary:
     """An error summary any item and any document can hold, whatever the job raised."""
-    return ErrorSummary(xml_safe(message, MAX_ERROR_MESSAGE), has_detail=has_detail)
+    return ErrorSummary(xml_safe(message, MAX_ERROR_MESSAGE))
 
 
-def _finish(
-    context: JobContext, phase: Phase, summary: ErrorSummary | None, detail: str | None
-) -> Phase:
+def _finish(context: JobContext, phase: Phase, summary: ErrorSummary | None) -> Phase:
     """EXECUTING → the end phase, in one conditional write; an aborted job stays ABORTED."""
     service = context.service
     store, job_id = service.store, context.job_id
@@ -231,7 +228,7 @@ def _finish(
                 store.mark_completed(job_id, service.clock())
             else:
                 count("JobsFailed")
-                store.mark_failed(job_id, service.clock(), summary, detail)
+                store.mark_failed(job_id, service.clock(), summary)
         except PayloadTooLarge:
             # The outcome does not fit the item (its parameters take most of it): a job must
             # never stay EXECUTING for that, so record a bare ERROR, dropping what the run had

@@ -71,7 +71,6 @@ def item_from_job(job: Job) -> dict[str, Any]:
         "startTime": job.start_time and stamp(job.start_time),
         "endTime": job.end_time and stamp(job.end_time),
         "quote": job.quote and stamp(job.quote),
-        "errorDetail": job.error_detail,
         "deadline": job.deadline and stamp(job.deadline),
         "deadlineShard": job.deadline and shard(job.job_id),
     }
@@ -91,6 +90,10 @@ def result_value(result: Result) -> dict[str, Any]:
 
 def upload_value(upload: Upload) -> dict[str, Any]:
     return {"key": upload.key, "mimeType": upload.mime_type, "size": upload.size}
+
+
+def upload_from_value(value: dict[str, Any]) -> Upload:
+    return Upload(value["key"], value["mimeType"], int(value["size"]))
 
 
 def _time(item: dict[str, Any], name: str) -> datetime.datetime | None:
@@ -114,10 +117,7 @@ def job_from_item(raw: dict[str, Any]) -> Job:
         end_time=_time(item, "endTime"),
         quote=_time(item, "quote"),
         parameters={k: list(v) for k, v in item.get("parameters", {}).items()},
-        uploads={
-            name: Upload(u["key"], u["mimeType"], int(u["size"]))
-            for name, u in item.get("uploads", {}).items()
-        },
+        uploads={name: upload_from_value(u) for name, u in item.get("uploads", {}).items()},
         results=[
             Result(r["id"], r["key"], r["mimeType"], int(r["size"]))
             for r in item.get("results", [])
@@ -125,7 +125,6 @@ def job_from_item(raw: dict[str, Any]) -> Job:
         error_summary=None
         if summary is None
         else ErrorSummary(summary["message"], summary["type"], bool(summary["hasDetail"])),
-        error_detail=item.get("errorDetail"),
         deadline=_time(item, "deadline"),
         job_info={k: str(v) for k, v in item.get("jobInfo", {}).items()},
         version=int(item.get("version", 0)),

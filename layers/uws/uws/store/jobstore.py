@@ -37,6 +37,7 @@ from .items import (
     shard,
     stamp,
     summary_value,
+    upload_from_value,
     upload_value,
 )
 
@@ -310,14 +311,17 @@ class JobStore:
     def set_parameters(
         self, job_id: str, caller: Caller, now: datetime.datetime,
         parameters: dict[str, list[str]], uploads: dict[str, Upload], run_id: str | None = None,
-    ) -> Job:  # fmt: skip
-        """Set (replace) parameters and uploaded files, and the runId, while PENDING."""
+    ) -> list[Upload]:  # fmt: skip
+        """Set (replace) parameters and uploaded files, and the runId, while PENDING; return
+        the uploads this write replaced (as the write found them, so that two writes at once
+        each learn exactly what they displaced)."""
         change = _Change(phases=PARAMETERS_CHANGEABLE)
         change.set.update({f"parameters.{name}": values for name, values in parameters.items()})
         change.set.update({f"uploads.{name}": upload_value(u) for name, u in uploads.items()})
         if run_id is not None:
             change.set["runId"] = run_id
-        return self._update(job_id, caller, now, change)
+        old = self._update(job_id, caller, now, change, returning="UPDATED_OLD")
+        return [upload_from_value(u) for u in old.get("uploads", {}).values()]
 
     # ---- what the worker and the reaper change ---------------------------------------------
 
@@ -350,25 +354,21 @@ class JobStore:
 
     def mark_failed(
         self, job_id: str, now: datetime.datetime, summary: ErrorSummary,
-        detail: str | None = None, dropping_progress: bool = False,
+        dropping_progress: bool = False,
     ) -> Job:  # fmt: skip
-        """EXECUTING → ERROR with the summary and the text of {job}/error; with
-        ``dropping_progress`` the job's jobInfo and any earlier detail go too (to make room)."""
+        """EXECUTING → ERROR with the summary; with ``dropping_progress`` the job's jobInfo
+        goes too (to make room in the item)."""
         values: dict[str, Any] = {"errorSummary": summary_value(summary)}
-        if detail is not None:
-            values["errorDetail"] = detail
         if dropping_progress:
             values["jobInfo"] = {}
-        remove = ("errorDetail",) if dropping_progress and detail is None else ()
-        return self._end(job_id, now, Phase.ERROR, values, remove)
+        return self._end(job_id, now, Phase.ERROR, values)
 
     def _end(
-        self, job_id: str, now: datetime.datetime, phase: Phase, values: dict[str, Any],
-        remove: tuple[str, ...] = (),
-    ) -> Job:  # fmt: skip
+        self, job_id: str, now: datetime.datetime, phase: Phase, values: dict[str, Any]
+    ) -> Job:
         change = _Change(
             set={"phase": phase, "endTime": now, **values},
-            remove=_NO_DEADLINE + remove,
+            remove=_NO_DEADLINE,
             phases={Phase.EXECUTING},
         )
         return self._update(job_id, SYSTEM, now, change)
@@ -390,8 +390,12 @@ class JobStore:
         )  # fmt: skip
         return self._update(job_id, SYSTEM, now, change)
 
-    def _update(self, job_id: str, caller: Caller, now: datetime.datetime, change: _Change) -> Job:
-        """Apply ``change`` in one conditional write; return the job as it is afterwards.
+    def _update(
+        self, job_id: str, caller: Caller, now: datetime.datetime, change: _Change,
+        returning: str = "ALL_NEW",
+    ) -> Any:  # fmt: skip
+        """Apply ``change`` in one conditional write; return the job as it is afterwards (or,
+        ``returning="UPDATED_OLD"``, the changed attributes as they were, as a plain dict).
 
         Raises NotFound or Forbidden as :meth:`load` would, and StateConflict (with the
         unchanged job) when the change's own condition does not hold.
@@ -418,13 +422,16 @@ class JobStore:
                     Key={"jobId": {"S": job_id}},
                     UpdateExpression=update,
                     ConditionExpression=" AND ".join(f"({c})" for c in conditions),
-                    ReturnValues="ALL_NEW",
+                    ReturnValues=returning,
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                     **expr.request(),
                 )
         except ClientError as error:
             raise _conflict(error, caller, now) from None
-        return job_from_item(response["Attributes"])
+        attributes = response.get("Attributes", {})
+        if returning != "ALL_NEW":
+            return {k: deserialize(v) for k, v in attributes.items()}
+        return job_from_item(attributes)
 
 
 def _access_condition(expr: _Expression, caller: Caller, now: datetime.datetime) -> str:
