@@ -19,10 +19,12 @@ _TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "B
 
 
 def create_all(
-    template: dict[str, Any], prefix: str = "uws", region: str = "us-east-1"
-) -> dict[str, str]:
-    """Create every table, bucket and queue; return the values of Ref and GetAtt for them."""
-    refs = dict(parameter_defaults(template))
+    template: dict[str, Any], prefix: str = "uws", region: str = "us-east-1",
+    parameters: dict[str, str] | None = None,
+) -> dict[str, str]:  # fmt: skip
+    """Create every table, bucket and queue (``parameters`` override the template's
+    defaults); return the values of Ref and GetAtt: the parameters and the resources."""
+    refs = {**parameter_defaults(template), **(parameters or {})}
     refs.update({"AWS::Region": region, "AWS::AccountId": ACCOUNT, "AWS::StackName": prefix})
     dynamodb = boto3.client("dynamodb", region_name=region)
     for name, resource in resources_of_type(template, "AWS::DynamoDB::Table").items():

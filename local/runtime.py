@@ -117,11 +117,12 @@ class LocalDeployment:
             }
         )
         os.environ.pop("AWS_SESSION_TOKEN", None)
-        self.refs = resources.create_all(self.template, prefix="uws-local", region=REGION)
         unknown = set(parameters or {}) - set(self.template.get("Parameters", {}))
         if unknown:
             raise ValueError(f"template.yaml has no parameter {', '.join(sorted(unknown))}")
-        self.refs.update(parameters or {})
+        self.refs = resources.create_all(
+            self.template, prefix="uws-local", region=REGION, parameters=parameters
+        )
         self._configure(env)
         return self
 
@@ -215,8 +216,11 @@ class LocalDeployment:
 
     # ---- event sources: queues and schedules -----------------------------------------------
 
-    def event_sources(self) -> tuple[list[tuple[FunctionSpec, str, int]], list[FunctionSpec]]:
-        """(function, queue URL, batch size) for SQS events; functions with Schedule events."""
+    def event_sources(
+        self,
+    ) -> tuple[list[tuple[FunctionSpec, str, int, int]], list[FunctionSpec]]:
+        """(function, queue URL, batch size, maximum concurrency) for SQS events; functions
+        with Schedule events."""
         queues, schedules = [], []
         for name, resource in self.template["Resources"].items():
             if resource["Type"] != "AWS::Serverless::Function":
@@ -226,15 +230,18 @@ class LocalDeployment:
                     arn = resolve(event["Properties"]["Queue"], self.refs)
                     queue = next(k for k, v in self.refs.items() if v == arn).removesuffix(".Arn")
                     batch = int(event["Properties"].get("BatchSize", 10))
-                    queues.append((self.functions[name], self.refs[queue], batch))
+                    cap = event["Properties"].get("ScalingConfig", {}).get("MaximumConcurrency")
+                    cap = 1000 if cap is None else int(resolve(cap, self.refs))
+                    queues.append((self.functions[name], self.refs[queue], batch, cap))
                 elif event["Type"] == "Schedule":
                     schedules.append(self.functions[name])
         return queues, schedules
 
     def start_event_sources(self, workers: int = 4, reaper_every: float = 60.0) -> None:
         queues, schedules = self.event_sources()
-        for spec, queue_url, batch in queues:
-            for index in range(workers):
+        for spec, queue_url, batch, cap in queues:
+            # Lambda's event source runs at most MaximumConcurrency invocations at once.
+            for index in range(min(workers, cap)):
                 self._spawn(f"{spec.name}-{index}", self._poll_queue, spec, queue_url, batch)
         for spec in schedules:
             self._spawn(spec.name, self._every, spec, reaper_every)

@@ -49,12 +49,24 @@ def parameter_defaults(template: dict[str, Any]) -> dict[str, str]:
 
 
 def conditions(template: dict[str, Any], refs: dict[str, str]) -> dict[str, bool]:
-    """The template's Conditions, for the forms it uses (Fn::Equals of a Ref and a literal)."""
-    found = {}
-    for name, spec in template.get("Conditions", {}).items():
-        left, right = spec["Fn::Equals"]
-        found[name] = str(resolve(left, refs)) == str(resolve(right, refs))
-    return found
+    """The template's Conditions (Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition)."""
+    specs = template.get("Conditions", {})
+
+    def holds(spec: Any) -> bool:
+        ((key, arg),) = spec.items()
+        if key == "Fn::Equals":
+            return str(resolve(arg[0], refs)) == str(resolve(arg[1], refs))
+        if key == "Fn::Not":
+            return not holds(arg[0])
+        if key == "Fn::And":
+            return all(holds(a) for a in arg)
+        if key == "Fn::Or":
+            return any(holds(a) for a in arg)
+        if key == "Condition":
+            return holds(specs[arg])
+        raise ValueError(f"unsupported condition {key}")
+
+    return {name: holds(spec) for name, spec in specs.items()}
 
 
 def resolve(value: Any, refs: dict[str, str], when: dict[str, bool] | None = None) -> Any:

@@ -88,3 +88,28 @@ def test_stilts_taplint_finds_no_uws_errors():
     report = result.stdout
     assert "Totals: Errors: 0; Warnings: 0;" in report and "Failures: 0" in report, report
     assert "I-UWS-CJOB-1 Created new job" in report, report
+
+
+def test_a_hundred_jobs_behind_a_worker_cap_of_two_all_complete(http):
+    """The worker's MaximumConcurrency holds (never more than 2 EXECUTING), the queue drains,
+    and the reaper (every second here) ends none of the jobs merely waiting their turn."""
+    import time
+
+    from lxml import etree
+
+    with running_server("WorkerMaxConcurrency=2", "QueueTimeoutSeconds=60") as server:
+        jobs = [
+            http.post(server.jobs, data={"DURATION": "0.05", "PHASE": "RUN"},
+                      allow_redirects=False).headers["Location"]
+            for _ in range(100)
+        ]  # fmt: skip
+        most_executing, deadline = 0, time.monotonic() + 120
+        while time.monotonic() < deadline:
+            root = etree.fromstring(http.get(server.jobs).content)
+            phases = [e.text for e in root.iter("{http://www.ivoa.net/xml/UWS/v1.0}phase")]
+            most_executing = max(most_executing, phases.count("EXECUTING"))
+            if phases.count("COMPLETED") == len(jobs):
+                break
+            time.sleep(0.05)
+    assert phases.count("COMPLETED") == 100, {p: phases.count(p) for p in set(phases)}
+    assert 1 <= most_executing <= 2

@@ -107,7 +107,10 @@ def test_a_queued_job_whose_message_was_lost_ends_in_error(api, monkeypatch):
     assert api.sweep()["recovered"] == 1
     root = api.job(job_id)
     assert text_of(root, "uws:phase") == "ERROR"
-    assert "never started" in text_of(root, "uws:errorSummary/uws:message")
+    message = text_of(root, "uws:errorSummary/uws:message")
+    assert message.startswith("No worker started the job") and "submit it again" in message
+    reply = api.request("POST", f"/async/{job_id}/phase", data={"PHASE": "RUN"})
+    assert reply.status == 403  # so the message does not say "run it again"
 
 
 def test_finished_jobs_leave_the_deadline_index(api):

@@ -200,3 +200,48 @@ def test_functions_are_traced_by_lambda_not_powertools(template):
     assert template["Globals"]["Function"]["Tracing"] == "Active"
     for spec in functions(template).values():
         assert "Tracer" not in spec.file.read_text()
+
+
+ALARMS = {
+    "DeadLetterAlarm", "ApiServerErrorsAlarm", "FunctionErrorsAlarm", "ThrottlesAlarm",
+    "WorkerNearTimeoutAlarm", "JobFailureRateAlarm", "ReaperNotRunningAlarm",
+}  # fmt: skip
+
+
+def test_every_alarm_notifies_the_topic_and_email_is_optional(template):
+    alarms = resources_of_type(template, "AWS::CloudWatch::Alarm")
+    assert set(alarms) == ALARMS
+    for name, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+        assert alarm["Properties"]["AlarmDescription"], name
+    subscription = template["Resources"]["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    refs = {**parameter_defaults(template)}
+    from local.template import conditions
+
+    assert conditions(template, refs)["HasAlarmEmail"] is False
+    assert conditions(template, {**refs, "AlarmEmail": "ops@example.org"})["HasAlarmEmail"]
+
+
+def test_the_dashboard_is_json_and_shows_every_alarm(template):
+    import json
+    import re
+
+    body = template["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    dashboard = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))
+    (alarm_widget,) = [w for w in dashboard["widgets"] if w["type"] == "alarm"]
+    assert len(alarm_widget["properties"]["alarms"]) == len(ALARMS)
+    assert {m for m in re.findall(r"\$\{(\w+)\.Arn\}", body)} == ALARMS
+
+
+def test_the_worker_is_capped_and_a_queued_job_waits_as_long_as_its_message(template):
+    """A burst of RUNs cannot take the account's concurrency; a job behind the cap is not
+    ended while SQS still keeps its message."""
+    event = template["Resources"]["WorkerFunction"]["Properties"]["Events"]["Queue"]
+    assert event["Properties"]["ScalingConfig"] == {
+        "MaximumConcurrency": {"Ref": "WorkerMaxConcurrency"}
+    }
+    queue = template["Resources"]["JobsQueue"]["Properties"]
+    assert queue["MessageRetentionPeriod"] == {"Ref": "QueueTimeoutSeconds"}
+    environment = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert environment["QUEUE_TIMEOUT_SECONDS"] == {"Ref": "QueueTimeoutSeconds"}

@@ -55,7 +55,7 @@ def settings() -> Settings:
         default_destruction_days=_int("DEFAULT_DESTRUCTION_DAYS", 7),
         max_destruction_days=_int("MAX_DESTRUCTION_DAYS", 30),
         wait_cap=_int("WAIT_CAP_SECONDS", 20),
-        queue_timeout=_int("QUEUE_TIMEOUT_SECONDS", 900),
+        queue_timeout=_int("QUEUE_TIMEOUT_SECONDS", 86400),
         max_body_bytes=_int("MAX_BODY_BYTES", MAX_BODY_BYTES),
         job_list_page_size=_int("JOB_LIST_PAGE_SIZE", 1000),
         presign_seconds=_int("PRESIGN_SECONDS", 300),
