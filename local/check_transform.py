@@ -32,14 +32,16 @@ class _Policies:
         return MANAGED
 
 
-def transformed(template: dict, auth_mode: str) -> dict:
+def transformed(template: dict, auth_mode: str, parameters: dict | None = None) -> dict:
+    """The template after SAM's transform, for ``auth_mode`` and other ``parameters``."""
     for resource in template["Resources"].values():  # the transform wants S3 code locations
         props = resource.get("Properties", {})
         for key in ("CodeUri", "ContentUri"):
             if key in props:
                 props[key] = "s3://bucket/key"
-    parameters = {"AuthMode": auth_mode, "CognitoUserPoolArn": "arn:aws:cognito-idp:::userpool/x"}
-    return transform(template, parameters, _Policies())
+    values = {"CognitoUserPoolArn": "arn:aws:cognito-idp:::userpool/x", **(parameters or {})}
+    values["AuthMode"] = auth_mode
+    return transform(template, values, _Policies())
 
 
 def main() -> None:

@@ -6,15 +6,23 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from . import resources
+import boto3
+
+from . import iam, resources
 from .moto_fixes import serialise_dynamodb
 from .template import load
 
 
 @contextmanager
-def in_process_aws(env: dict[str, str] | None = None) -> Iterator[dict[str, str]]:
+def in_process_aws(
+    env: dict[str, str] | None = None, enforce_iam: bool = False
+) -> Iterator[dict[str, str]]:
     """Yield the resources' Ref/GetAtt values with the functions' environment set in
-    os.environ (restored afterwards) and the layer's cached clients and settings reset."""
+    os.environ (restored afterwards) and the layer's cached clients and settings reset.
+
+    ``enforce_iam``: each function signs as its own role and moto enforces IAM (local.iam);
+    os.environ then holds the keys of a harness user that may do anything.
+    """
     from moto import mock_aws
     from uws import aws
     from uws.config import settings
@@ -35,10 +43,20 @@ def in_process_aws(env: dict[str, str] | None = None) -> Iterator[dict[str, str]
             variables = template["Globals"]["Function"]["Environment"]["Variables"]
             os.environ.update(resources.function_environment(variables, refs))
             os.environ.update(env or {})
+            if enforce_iam:
+                roles = iam.FunctionRoles(iam.cached_role_policies(tuple(sorted(refs.items()))))
+                os.environ.update(roles.create())
+                del os.environ["AWS_SESSION_TOKEN"]
+                boto3.DEFAULT_SESSION = None  # it would keep the credentials it read first
+                iam.sign_as_functions(roles)
+                iam.enforce()
             settings.cache_clear()
             aws.reset()
             yield refs
     finally:
+        iam.relax()
+        iam.sign_as_one()
+        boto3.DEFAULT_SESSION = None
         os.environ.clear()
         os.environ.update(saved)
         settings.cache_clear()

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     running = running_service()
     deployment = LocalDeployment()
     if running:
-        deployment.attach(running["endpoint"], running["refs"])
+        deployment.attach(running["endpoint"], running["refs"], running.get("harness"))
         print(f"using the embedded AWS of make serve at {running['endpoint']}", file=sys.stderr)
     else:
         deployment.start()

@@ -4,6 +4,7 @@ the tests and the benchmarks share."""
 from __future__ import annotations
 
 import importlib.util
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -48,9 +49,21 @@ def load_handler(spec: FunctionSpec) -> Callable[[dict[str, Any], Any], Any]:
     return getattr(module, spec.handler)
 
 
+_acting = threading.local()
+
+
+def acting_function() -> str | None:
+    """The function this thread is running (its AWS calls sign as its role, local.iam)."""
+    return getattr(_acting, "function", None)
+
+
 def invoke(spec: FunctionSpec, event: dict[str, Any]) -> Any:
     context = LambdaContext(spec.name, spec.memory, spec.timeout)
-    return load_handler(spec)(event, context)
+    outer, _acting.function = acting_function(), spec.name
+    try:
+        return load_handler(spec)(event, context)
+    finally:
+        _acting.function = outer
 
 
 class ApiClient:

@@ -21,7 +21,7 @@ from typing import Any
 
 import boto3
 
-from . import resources
+from . import iam, resources
 from .events import REGION, Mount, find_route, rest_event, scheduled_event, sqs_event
 from .lambdas import invoke
 from .moto_fixes import serialise_dynamodb
@@ -90,16 +90,19 @@ class LocalDeployment:
     _moto: Any = None
     _threads: list[threading.Thread] = field(default_factory=list)
     _stopping: threading.Event = field(default_factory=threading.Event)
+    roles: iam.FunctionRoles | None = None
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.moto_port}"
 
     def start(
-        self, env: dict[str, str] | None = None, parameters: dict[str, str] | None = None
-    ) -> LocalDeployment:
+        self, env: dict[str, str] | None = None, parameters: dict[str, str] | None = None,
+        enforce_iam: bool = False,
+    ) -> LocalDeployment:  # fmt: skip
         """Start moto and create the resources; ``parameters`` override the template's
-        defaults, as ``sam deploy --parameter-overrides`` would."""
+        defaults, as ``sam deploy --parameter-overrides`` would. ``enforce_iam``: each
+        function signs as its own role, and moto enforces IAM (local.iam)."""
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server's access log
@@ -123,19 +126,41 @@ class LocalDeployment:
         self.refs = resources.create_all(
             self.template, prefix="uws-local", region=REGION, parameters=parameters
         )
+        if enforce_iam:
+            self.roles = iam.FunctionRoles(iam.role_policies(iam.sam_template(), self.refs))
+            self._use_keys(self.roles.create())
+            iam.enforce()
         self._configure(env)
         return self
 
-    def attach(self, endpoint: str, refs: dict[str, str]) -> LocalDeployment:
-        """Use the embedded AWS another process started (a running `make serve`)."""
+    def attach(
+        self, endpoint: str, refs: dict[str, str], harness: dict[str, str] | None = None
+    ) -> LocalDeployment:
+        """Use the embedded AWS another process started (a running `make serve`); with the
+        ``harness`` keys of one that enforces IAM."""
         self.moto_port = int(endpoint.rsplit(":", 1)[1])
-        os.environ.update(
-            {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "local",
-             "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": REGION}
-        )  # fmt: skip
+        os.environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION})
+        self._use_keys({"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"})
         self.refs = refs
+        if harness:
+            self.roles = iam.FunctionRoles(iam.role_policies(iam.sam_template(), refs))
+            self.roles.harness = harness
+            self.roles.harness_arn = harness.pop("arn", "")
+            self._use_keys(harness)
         self._configure(None)
         return self
+
+    def _use_keys(self, keys: dict[str, str]) -> None:
+        os.environ.update(keys)
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        boto3.DEFAULT_SESSION = None  # it would keep the keys it read first
+
+    @property
+    def harness(self) -> dict[str, str] | None:
+        """The keys `make invoke` needs to use this deployment's AWS, when IAM is enforced."""
+        if self.roles is None:
+            return None
+        return {**self.roles.harness, "arn": self.roles.harness_arn}
 
     def _configure(self, env: dict[str, str] | None) -> None:
         self.functions = functions(self.template)
@@ -149,6 +174,8 @@ class LocalDeployment:
         os.environ["POWERTOOLS_LOG_LEVEL"] = os.environ.get("LOG_LEVEL", "WARNING")
         os.environ["POWERTOOLS_METRICS_DISABLED"] = "false" if os.environ.get("METRICS") else "true"
         os.environ.update(env or {})
+        if self.roles is not None:
+            iam.sign_as_functions(self.roles)
         self._reset_layer_caches()
 
     def stop(self) -> None:
@@ -158,6 +185,9 @@ class LocalDeployment:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        if self.roles is not None:
+            iam.relax()
+            iam.sign_as_one()
 
     @staticmethod
     def _reset_layer_caches() -> None:

@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     overrides = dict(item.split("=", 1) for item in args.parameter_overrides)
 
-    deployment = LocalDeployment().start(parameters=overrides)
+    enforce_iam = os.environ.get("ENFORCE_IAM", "") not in ("", "0")
+    deployment = LocalDeployment().start(parameters=overrides, enforce_iam=enforce_iam)
     deployment.start_event_sources(workers=args.workers, reaper_every=args.reaper_every)
     ApiGatewayHandler.deployment = deployment
     server = ThreadingHTTPServer(("127.0.0.1", args.port), ApiGatewayHandler)
@@ -96,9 +97,13 @@ def main(argv: list[str] | None = None) -> None:
         "endpoint": deployment.endpoint,
         "refs": deployment.refs,
         "url": base,
+        "harness": deployment.harness,
     }
     claimed = claim_state(state)
-    print(f"UWS job service at {base}/async  (embedded AWS: moto at {deployment.endpoint})")
+    iam_note = ", every function under its own IAM role" if enforce_iam else ""
+    print(
+        f"UWS job service at {base}/async  (embedded AWS: moto at {deployment.endpoint}{iam_note})"
+    )
     print(f"try: curl -i -d TEXT=hello -d PHASE=RUN {base}/async")
     sys.stdout.flush()
 

@@ -81,8 +81,10 @@ def resolve(value: Any, refs: dict[str, str], when: dict[str, bool] | None = Non
             return resolve(then if when[condition] else otherwise, refs, when)
         if key == "Fn::GetAtt":
             return refs[".".join(arg)]
-        if key == "Fn::Sub" and isinstance(arg, str):
-            return re.sub(r"\$\{([^}]+)\}", lambda m: refs[m.group(1)], arg)
+        if key == "Fn::Sub":
+            text, names = (arg, {}) if isinstance(arg, str) else arg
+            local = {k: resolve(v, refs, when) for k, v in names.items()}
+            return re.sub(r"\$\{([^}]+)\}", lambda m: str({**refs, **local}[m[1]]), text)
     if isinstance(value, dict):
         return {k: resolve(v, refs, when) for k, v in value.items()}
     if isinstance(value, list):

@@ -120,7 +120,7 @@ class Api(ApiClient):
 @pytest.fixture
 def aws() -> Iterator[dict[str, str]]:
     """moto in-process with template.yaml's resources; the functions' environment set."""
-    with in_process_aws(env={"POWERTOOLS_LOG_LEVEL": "WARNING"}) as refs:
+    with in_process_aws(env={"POWERTOOLS_LOG_LEVEL": "WARNING"}, enforce_iam=True) as refs:
         yield refs
 
 

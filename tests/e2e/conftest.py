@@ -33,7 +33,7 @@ class Server:
 def running_server(*overrides: str) -> Iterator[Server]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(REAPER_EVERY="1", PYTHONUNBUFFERED="1")
+    env.update(REAPER_EVERY="1", PYTHONUNBUFFERED="1", ENFORCE_IAM="1")
     process = subprocess.Popen(
         [
             sys.executable,

@@ -6,6 +6,7 @@ import time
 import boto3
 import pytest
 
+from local.iam import every_layer_client
 from tests.conftest import BASE, UWS, set_item, text_of, unchanged
 
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
@@ -64,11 +65,9 @@ def test_error_summary_and_results_appear_in_the_document(api):
 )
 def test_malformed_ids_are_404_without_touching_dynamodb(api, job_id):
     calls = []
-    from uws import aws
 
-    aws.client("dynamodb").meta.events.register(
-        "before-call.dynamodb", lambda **kw: calls.append(kw)
-    )
+    for client in every_layer_client("dynamodb"):
+        client.meta.events.register("before-call.dynamodb", lambda **kw: calls.append(kw))
     for method in ("GET", "DELETE"):
         reply = api.request(method, f"/async/{job_id}")
         assert reply.status == 404
@@ -192,16 +191,14 @@ def test_wait_times_out_and_is_capped(api, monkeypatch):
 
 
 def test_wait_polls_with_backoff(api, monkeypatch):
-    from uws import aws
     from uws.config import settings
 
     monkeypatch.setenv("WAIT_CAP_SECONDS", "3")
     settings.cache_clear()
     job_id = api.create()
     reads = []
-    aws.client("dynamodb").meta.events.register(
-        "before-call.dynamodb.GetItem", lambda **kw: reads.append(1)
-    )
+    for client in every_layer_client("dynamodb"):
+        client.meta.events.register("before-call.dynamodb.GetItem", lambda **kw: reads.append(1))
     api.job(job_id, WAIT="3")
     assert 5 <= len(reads) <= 12  # 0.1 s growing to 0.5 s over 3 s, plus the first read
 
@@ -215,13 +212,13 @@ def test_bad_wait_is_400(api, query):
 
 def test_job_reads_are_strongly_consistent(api):
     """Clients GET right after every 303: an eventually consistent read could show the old state."""
-    from uws import aws
 
     job_id = api.create()
     reads = []
-    aws.client("dynamodb").meta.events.register(
-        "provide-client-params.dynamodb.GetItem", lambda params, **kw: reads.append(params)
-    )
+    for client in every_layer_client("dynamodb"):
+        client.meta.events.register(
+            "provide-client-params.dynamodb.GetItem", lambda params, **kw: reads.append(params)
+        )
     for child in ("", "/phase", "/parameters", "/results", "/destruction"):
         api.request("GET", f"/async/{job_id}{child}")
     assert len(reads) == 5 and all(r["ConsistentRead"] is True for r in reads)

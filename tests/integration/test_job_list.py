@@ -5,6 +5,7 @@ import json
 import boto3
 import pytest
 
+from local.iam import every_layer_client
 from tests.conftest import BASE, UWS, queued_messages, text_of
 
 
@@ -148,16 +149,14 @@ def test_phase_filter_is_repeatable_and_combines_with_last(api):
 
 
 def test_a_rare_phase_with_last_takes_few_queries(api):
-    from uws import aws
 
     aborted = api.create()
     api.request("POST", f"/async/{aborted}/phase", data={"PHASE": "ABORT"})
     for _ in range(40):
         api.create()
     queries = []
-    aws.client("dynamodb").meta.events.register(
-        "before-call.dynamodb.Query", lambda **kw: queries.append(1)
-    )
+    for client in every_layer_client("dynamodb"):
+        client.meta.events.register("before-call.dynamodb.Query", lambda **kw: queries.append(1))
     assert ids(jobrefs(api, PHASE="ABORTED", LAST="1")) == [aborted]
     assert len(queries) == 1
 

@@ -4,6 +4,7 @@ import datetime
 
 import boto3
 
+from local.iam import every_layer_client
 from tests.conftest import UWS, set_item, text_of
 
 
@@ -32,7 +33,7 @@ def store_jobs(api, count, destruction_in_days=7.0):
     return [j.job_id for j in jobs]
 
 
-def count_reads(client):
+def count_reads():
     """Items DynamoDB hands back to our client, and the calls by name (botocore's event hooks)."""
     tally = {"items": 0, "calls": {}}
 
@@ -41,12 +42,12 @@ def count_reads(client):
         tally["calls"][operation] = tally["calls"].get(operation, 0) + 1
         tally["items"] += len(parsed.get("Items", [])) + (1 if "Item" in parsed else 0)
 
-    client.meta.events.register("after-call.dynamodb", after)
+    for each in every_layer_client("dynamodb"):
+        each.meta.events.register("after-call.dynamodb", after)
     return tally
 
 
 def test_reaper_destroys_exactly_the_expired_jobs_reading_only_those(api):
-    from uws import aws
 
     kept = store_jobs(api, 990)
     expired = store_jobs(api, 10, destruction_in_days=-1)
@@ -55,7 +56,7 @@ def test_reaper_destroys_exactly_the_expired_jobs_reading_only_those(api):
         s3.put_object(
             Bucket=api.refs["ResultsBucket"], Key=f"jobs/{job_id}/results/result", Body=b"x"
         )
-    tally = count_reads(aws.client("dynamodb"))
+    tally = count_reads()
     report = api.sweep()
     assert report == {"destroyed": 10, "timed_out": 0, "recovered": 0}
     assert tally["items"] == 10  # proportional to the expired jobs, not the 1,000 stored

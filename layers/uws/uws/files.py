@@ -24,6 +24,10 @@ def upload_key(job_id: str, name: str) -> str:
     return f"{job_prefix(job_id)}uploads/{name}"
 
 
+class FilesNotDeleted(Exception):
+    """S3 refused to delete some of the keys of a DeleteObjects."""
+
+
 class FileStore:
     def __init__(self, bucket: str) -> None:
         self.bucket = bucket
@@ -55,9 +59,13 @@ class FileStore:
         for start in range(0, len(keys), 1000):
             batch = [{"Key": k} for k in keys[start : start + 1000]]
             with aws.translated_errors():
-                self._s3.delete_objects(
+                answer = self._s3.delete_objects(
                     Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
                 )
+            # DeleteObjects answers 200 even when it deleted nothing: refusals are per key.
+            if answer.get("Errors"):
+                first = answer["Errors"][0]
+                raise FilesNotDeleted(f"{len(answer['Errors'])} files not deleted: {first}")
 
     def delete_job(self, job_id: str) -> int:
         """Delete every object under the job's prefix, a thousand per call; return the count."""

@@ -18,7 +18,8 @@ from .store import StateConflict
 from .telemetry import count, logger
 from .worker import DEADLINE_MESSAGE
 
-NEVER_STARTED = "No worker started the job while its run request was kept; please submit it again."  # RUN of a job in ERROR is refused, so "again" means a new job
+# RUN of a job in ERROR is refused, so "again" means as a new job.
+NEVER_STARTED = "No worker started the job while its run request was kept; please submit it again."
 GRACE = datetime.timedelta(seconds=30)  # a running job's own check() ends it first
 
 
