@@ -6,32 +6,39 @@ SAM_VENV := .sam-venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: serve test lint validate unit integration e2e bench events invoke build deploy clean
+.PHONY: help serve test lint validate unit integration e2e bench events invoke build deploy clean
+.DEFAULT_GOAL := help
+
+help:  ## this list
+	@grep -E '^[a-z0-9]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9]+):.*## /  make \1\t/' | expand -t 20
 
 $(VENV)/.installed: pyproject.toml layers/uws/requirements.txt
+	@echo "First run: installing the project's Python packages into $(VENV) (about a minute)…"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --progress-bar off -e '.[dev]' | grep -E '^(Successfully|ERROR)' || true
+	$(PY) -c "import uws, moto, boto3"
 	touch $@
 
 # aws-sam-cli pins its own boto3, so it lives in a venv of its own.
 $(SAM_VENV)/.installed:
+	@echo "Installing aws-sam-cli into $(SAM_VENV) (for the template checks, about a minute)…"
 	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
 	touch $@
 
-serve: $(VENV)/.installed  ## the whole deployment on 127.0.0.1:$(PORT), moto as AWS
+serve: $(VENV)/.installed  ## the service on http://127.0.0.1:8000/async (PORT= to change), moto as AWS
 	$(PY) -m local.serve --port $(PORT)
 
-test: lint validate  ## everything CI runs
+test: lint validate  ## lint, template checks and every test (what CI runs)
 	$(PY) -m pytest -q
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed  ## ruff check and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-validate: $(VENV)/.installed $(SAM_VENV)/.installed
+validate: $(VENV)/.installed $(SAM_VENV)/.installed  ## cfn-lint, sam validate --lint, SAM's transform, sam build
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1
 	AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/python -W ignore -m local.check_transform
@@ -43,16 +50,16 @@ validate: $(VENV)/.installed $(SAM_VENV)/.installed
 	  echo "sam build: ok (layer and $$(ls -d .aws-sam/build/*Function | wc -l) functions for python3.12 on arm64)"; \
 	else echo "sam build: skipped (no python3.12 on PATH)"; fi
 
-unit: $(VENV)/.installed
+unit: $(VENV)/.installed  ## the unit tests
 	$(PY) -m pytest -q tests/unit
 
-integration: $(VENV)/.installed
+integration: $(VENV)/.installed  ## handlers on moto in-process, under IAM
 	$(PY) -m pytest -q tests/integration
 
-e2e: $(VENV)/.installed
+e2e: $(VENV)/.installed  ## real HTTP against make serve: curl, pyvo, STILTS
 	$(PY) -m pytest -q tests/e2e
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed  ## benchmarks (about 7 minutes): table and bench/results.json
 	$(PY) -m bench
 
 events: $(VENV)/.installed  ## rewrite events/ after changing routes
@@ -61,11 +68,11 @@ events: $(VENV)/.installed  ## rewrite events/ after changing routes
 invoke: $(VENV)/.installed  ## make invoke FUNCTION=PhaseFunction EVENT=events/phase-get.json
 	$(PY) -m local.invoke $(FUNCTION) $(EVENT)
 
-build: $(SAM_VENV)/.installed
+build: $(SAM_VENV)/.installed  ## sam build for Lambda (python3.12, arm64; no Docker)
 	PYENV_VERSION=3.12.1:3.11.7 SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build
 
-deploy: build
+deploy: build  ## sam deploy --guided
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam deploy --guided
 
-clean:
+clean:  ## remove the venvs and build output
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache

@@ -39,7 +39,7 @@ def local_server(workers: int) -> Iterator[str]:
             try:
                 requests.get(f"{base}/async", timeout=1)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.1)
         yield base
     finally:

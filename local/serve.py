@@ -6,6 +6,7 @@ python -m local.serve [--port 8000] [--workers 4] [--reaper-every 60]
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import socket
@@ -68,6 +69,14 @@ class ApiGatewayHandler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
 
+class ApiServer(ThreadingHTTPServer):
+    """One thread a connection. The listen backlog is the kernel's usual maximum, not
+    http.server's 5, so a burst of clients queues instead of being reset."""
+
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
@@ -85,12 +94,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     overrides = dict(item.split("=", 1) for item in args.parameter_overrides)
 
+    try:  # the port first: a busy one is a sentence, before anything else starts
+        server = ApiServer(("127.0.0.1", args.port), ApiGatewayHandler)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        sys.exit(f"Port {args.port} is in use (another make serve?); try PORT={args.port + 1}.")
     enforce_iam = os.environ.get("ENFORCE_IAM", "") not in ("", "0")
     deployment = LocalDeployment().start(parameters=overrides, enforce_iam=enforce_iam)
     deployment.start_event_sources(workers=args.workers, reaper_every=args.reaper_every)
     ApiGatewayHandler.deployment = deployment
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), ApiGatewayHandler)
-    server.daemon_threads = True
     base = f"http://127.0.0.1:{server.server_address[1]}"
     state = {
         "pid": os.getpid(),

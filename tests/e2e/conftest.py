@@ -57,7 +57,7 @@ def running_server(*overrides: str) -> Iterator[Server]:
         try:
             if requests.get(f"{base}/async", timeout=1).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or listening and still starting
             time.sleep(0.1)
     else:
         process.kill()

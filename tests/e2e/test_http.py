@@ -180,6 +180,9 @@ def test_the_readme_curl_walkthrough_works_as_written(server):
     assert run.returncode == 0, run.stderr
     assert "COMPLETED" in run.stdout
     assert "<VOTABLE" in run.stdout and "hello" in run.stdout
+    job_id = re.search(r"<uws:jobId>([^<]+)</uws:jobId>", run.stdout)[1]
+    assert f'<uws:jobref id="{job_id}"' in run.stdout  # the list shows the job …
+    assert run.stdout.endswith("404\n")  # … that is then gone
 
 
 def test_make_invoke_uses_the_running_services_aws(server, http):
