@@ -18,7 +18,8 @@ from .runtime import LocalDeployment, dumps, running_service
 
 
 def seed_sample_job(phase: str) -> None:
-    """The job the files in events/ name, with a parameter and a result."""
+    """The job the files in events/ name, with a parameter and a result; a running service
+    keeps the one it has."""
     from uws.config import settings
     from uws.files import FileStore, result_key
     from uws.isodt import utcnow
@@ -28,6 +29,9 @@ def seed_sample_job(phase: str) -> None:
 
     from .make_events import JOB
 
+    store = JobStore(settings().table)
+    if store.get(JOB) is not None:
+        return
     job = new_job(None, "demo", utcnow(), settings())
     job.job_id, job.phase = JOB, Phase(phase)
     job.parameters = {"TEXT": ["hello"]}
@@ -35,7 +39,7 @@ def seed_sample_job(phase: str) -> None:
     size = FileStore(settings().bucket).put(key, b"<VOTABLE/>", "application/x-votable+xml")
     if job.phase != Phase.QUEUED:
         job.results = [Result("result", key, "application/x-votable+xml", size)]
-    JobStore(settings().table).create(job)
+    store.create(job)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -52,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"using the embedded AWS of make serve at {running['endpoint']}", file=sys.stderr)
     else:
         deployment.start()
-        seed_sample_job("QUEUED" if args.function == "WorkerFunction" else "PENDING")
+    seed_sample_job("QUEUED" if args.function == "WorkerFunction" else "PENDING")
     try:
         spec = deployment.functions.get(args.function)
         if spec is None:

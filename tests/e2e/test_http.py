@@ -211,3 +211,14 @@ def test_a_file_upload_travels_as_binary_and_downloads_intact(testing_server, ht
     assert fetched.status_code == 200 and fetched.content == content
     assert fetched.headers["Content-Type"] == "application/x-votable+xml"
     assert http.post(f"{job}/phase", data={"PHASE": "RUN"}).status_code == 200
+
+
+def test_make_invoke_finds_the_sample_events_job_in_a_running_service(server):
+    """The events name one job; beside a running make serve it is made there if absent."""
+    run = subprocess.run(
+        [sys.executable, "-m", "local.invoke", "PhaseFunction", "events/phase-get.json"],
+        cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    reply = json.loads(run.stdout)
+    assert (reply["statusCode"], reply["body"]) == (200, "PENDING")
