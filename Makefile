@@ -5,6 +5,11 @@ VENV := .venv
 SAM_VENV := .sam-venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# sam build wants the runtime's Python (3.12) on PATH. With pyenv, the first 3.12 it has is
+# put in front; elsewhere python3.12 must simply be on PATH.
+PY312 := $(shell command -v pyenv >/dev/null 2>&1 && \
+	v=$$(pyenv versions --bare 2>/dev/null | grep -m1 '^3\.12') && \
+	echo "PYENV_VERSION=$$v:$$(pyenv version-name 2>/dev/null)")
 
 .PHONY: help serve test lint validate unit integration e2e bench events invoke build deploy clean
 .DEFAULT_GOAL := help
@@ -43,9 +48,9 @@ validate: $(VENV)/.installed $(SAM_VENV)/.installed  ## cfn-lint, sam validate -
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1
 	AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/python -W ignore -m local.check_transform
 	@# sam build needs the runtime's Python (3.12) but no Docker; skip it where there is none.
-	@if PYENV_VERSION=3.12.1:3.11.7 command -v python3.12 >/dev/null 2>&1 && \
-	    PYENV_VERSION=3.12.1:3.11.7 python3.12 --version >/dev/null 2>&1; then \
-	  PYENV_VERSION=3.12.1:3.11.7 SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build >/dev/null 2>&1 && \
+	@if $(PY312) command -v python3.12 >/dev/null 2>&1 && \
+	    $(PY312) python3.12 --version >/dev/null 2>&1; then \
+	  $(PY312) SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build >/dev/null 2>&1 && \
 	  test -f .aws-sam/build/UwsLayer/python/uws/actions.py && \
 	  echo "sam build: ok (layer and $$(ls -d .aws-sam/build/*Function | wc -l) functions for python3.12 on arm64)"; \
 	else echo "sam build: skipped (no python3.12 on PATH)"; fi
@@ -69,7 +74,7 @@ invoke: $(VENV)/.installed  ## make invoke FUNCTION=PhaseFunction EVENT=events/p
 	$(PY) -m local.invoke $(FUNCTION) $(EVENT)
 
 build: $(SAM_VENV)/.installed  ## sam build for Lambda (python3.12, arm64; no Docker)
-	PYENV_VERSION=3.12.1:3.11.7 SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build
+	$(PY312) SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build
 
 deploy: build  ## sam deploy --guided
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam deploy --guided
