@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import threading
 from typing import Any
 
 import boto3
+from botocore.credentials import Credentials
 
 from .template import ROOT, resolve
 
@@ -82,7 +84,7 @@ class FunctionRoles:
     def create(self) -> dict[str, str]:
         """Make the harness user (before IAM is enforced); its keys. The roles are made when
         a function first runs."""
-        iam = boto3.client("iam")
+        iam = _pooled_client("<setup>", "iam", {}, None)
         self.harness_arn = iam.create_user(UserName=HARNESS_USER)["User"]["Arn"]
         everything = {"Effect": "Allow", "Action": "*", "Resource": "*"}
         iam.put_user_policy(
@@ -98,12 +100,9 @@ class FunctionRoles:
         return self.harness
 
     def _as_harness(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            aws_access_key_id=self.harness["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=self.harness["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=None,
-        )
+        keys = {"aws_access_key_id": self.harness["AWS_ACCESS_KEY_ID"],
+                "aws_secret_access_key": self.harness["AWS_SECRET_ACCESS_KEY"]}  # fmt: skip
+        return _pooled_client("<harness>", service, keys, None)
 
     def credentials(self, function: str) -> dict[str, str]:
         """What Lambda puts in the function's environment: its role's temporary keys (the
@@ -147,8 +146,12 @@ def sign_as_functions(roles: FunctionRoles) -> None:
 
     @functools.cache
     def client_for(function: str | None, service: str) -> Any:
-        keys = roles.credentials(function) if function else {}
-        return boto3.client(service, config=aws._CONFIG, **keys)
+        if function:
+            keys = roles.credentials(function)
+        else:
+            keys = {"aws_access_key_id": roles.harness["AWS_ACCESS_KEY_ID"],
+                    "aws_secret_access_key": roles.harness["AWS_SECRET_ACCESS_KEY"]}  # fmt: skip
+        return _pooled_client(function, service, keys, aws._CONFIG)
 
     def client(service: str) -> Any:
         with lock:  # boto3's client creation is not thread-safe, and the cache must hold one
@@ -162,6 +165,30 @@ def sign_as_functions(roles: FunctionRoles) -> None:
     client.unsigned = aws.client  # type: ignore[attr-defined]
     client.every = every  # type: ignore[attr-defined]
     aws.client = client  # type: ignore[assignment]
+
+
+_POOL: dict[tuple[str | None, str, str], Any] = {}
+
+
+def _pooled_client(function: str | None, service: str, keys: dict[str, str], config: Any) -> Any:
+    """A boto3 client signing with ``keys``. Creating one costs tens of milliseconds and every
+    test makes its deployment anew, so one client per function, service and endpoint lives
+    for the process and takes each deployment's keys (botocore reads them when it signs)."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
+    client = _POOL.get((function, service, endpoint))
+    if client is None:
+        client = boto3.client(service, config=config, **keys)
+        _POOL[(function, service, endpoint)] = client
+    elif keys:
+        client._request_signer._credentials = Credentials(
+            keys["aws_access_key_id"], keys["aws_secret_access_key"], keys.get("aws_session_token")
+        )
+    else:  # the environment's keys, as boto3 would read them now
+        client._request_signer._credentials = Credentials(
+            os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"],
+            os.environ.get("AWS_SESSION_TOKEN"),
+        )  # fmt: skip
+    return client
 
 
 def every_layer_client(service: str) -> list[Any]:
