@@ -208,6 +208,13 @@ def sign_as_one() -> None:
     aws.client.cache_clear()
 
 
+def use_keys(keys: dict[str, str]) -> None:
+    """Sign the process's own boto3 calls with ``keys`` (a long-lived pair: no token)."""
+    os.environ.update(keys)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    boto3.DEFAULT_SESSION = None  # it would keep the keys it read first
+
+
 def enforce() -> None:
     """From now on moto checks every request against the caller's IAM policies."""
     from moto import settings

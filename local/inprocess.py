@@ -45,9 +45,7 @@ def in_process_aws(
             os.environ.update(env or {})
             if enforce_iam:
                 roles = iam.FunctionRoles(iam.cached_role_policies(tuple(sorted(refs.items()))))
-                os.environ.update(roles.create())
-                del os.environ["AWS_SESSION_TOKEN"]
-                boto3.DEFAULT_SESSION = None  # it would keep the credentials it read first
+                iam.use_keys(roles.create())
                 iam.sign_as_functions(roles)
                 iam.enforce()
             settings.cache_clear()

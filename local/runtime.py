@@ -128,7 +128,7 @@ class LocalDeployment:
         )
         if enforce_iam:
             self.roles = iam.FunctionRoles(iam.role_policies(iam.sam_template(), self.refs))
-            self._use_keys(self.roles.create())
+            iam.use_keys(self.roles.create())
             iam.enforce()
         self._configure(env)
         return self
@@ -140,20 +140,15 @@ class LocalDeployment:
         ``harness`` keys of one that enforces IAM."""
         self.moto_port = int(endpoint.rsplit(":", 1)[1])
         os.environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION})
-        self._use_keys({"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"})
+        iam.use_keys({"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"})
         self.refs = refs
         if harness:
             self.roles = iam.FunctionRoles(iam.role_policies(iam.sam_template(), refs))
             self.roles.harness = harness
             self.roles.harness_arn = harness.pop("arn", "")
-            self._use_keys(harness)
+            iam.use_keys(harness)
         self._configure(None)
         return self
-
-    def _use_keys(self, keys: dict[str, str]) -> None:
-        os.environ.update(keys)
-        os.environ.pop("AWS_SESSION_TOKEN", None)
-        boto3.DEFAULT_SESSION = None  # it would keep the keys it read first
 
     @property
     def harness(self) -> dict[str, str] | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .actions import JobActions, JobHandle, call_method
+from .actions import JobActions, call_method
 from .errors import NotFound, SeeOther, UWSError, shown
 from .http import (
     Request,
@@ -22,7 +22,7 @@ from .http import (
     see_other,
 )
 from .joblist import JobList
-from .service import Service, build_service
+from .service import JobHandle, Service, build_service
 from .telemetry import count, logger
 
 JOB_ACTIONS = JobActions()

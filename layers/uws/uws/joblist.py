@@ -25,7 +25,13 @@ from .job import (
     new_job,
     queue_deadline,
 )
-from .params import parse_execution_duration, parse_integer, parse_run_id, parse_time
+from .params import (
+    parse_execution_duration,
+    parse_integer,
+    parse_phases,
+    parse_run_id,
+    parse_time,
+)
 from .phases import Phase
 from .service import JobHandle, Service, enqueue
 from .telemetry import count
@@ -67,23 +73,15 @@ class JobListQuery:
     """The job list's filters: PHASE (repeatable), AFTER, LAST, and CURSOR for paging."""
 
     phases: frozenset[Phase]
-    after: str | None  # as given, for the next page's URL
+    after: datetime.datetime | None
+    after_literal: str | None  # as given, for the next page's URL
     last: int | None
     cursor: JobRef | None
 
     @classmethod
     def parse(cls, request: Request) -> JobListQuery:
-        phases: set[Phase] = set()
-        for literal in request.values("PHASE"):
-            try:
-                phases.add(Phase(literal))
-            except ValueError:
-                raise BadRequest(
-                    f"PHASE must be a UWS phase such as COMPLETED, not {shown(literal)}."
-                ) from None
-        after = request.value("AFTER")
-        if after is not None:
-            parse_time("AFTER", after)
+        after_literal = request.value("AFTER")
+        after = None if after_literal is None else parse_time("AFTER", after_literal)
         last_literal = request.value("LAST")
         last = None
         if last_literal is not None:
@@ -91,7 +89,10 @@ class JobListQuery:
             if last is None or last < 1:
                 raise BadRequest(f"LAST must be a positive integer, not {shown(last_literal)}.")
         cursor = request.value("CURSOR")
-        return cls(frozenset(phases), after, last, None if cursor is None else parse_cursor(cursor))
+        return cls(
+            parse_phases(request), after, after_literal, last,
+            None if cursor is None else parse_cursor(cursor),
+        )  # fmt: skip
 
     def next_page(self, shown_refs: list[JobRef]) -> list[tuple[str, str]] | None:
         """The query of the page after ``shown_refs``, or None if LAST is satisfied."""
@@ -99,8 +100,8 @@ class JobListQuery:
         if not shown_refs or left == 0:
             return None
         query = [("PHASE", str(p)) for p in sorted(self.phases)]
-        if self.after is not None:
-            query.append(("AFTER", self.after))
+        if self.after_literal is not None:
+            query.append(("AFTER", self.after_literal))
         if left is not None:
             query.append(("LAST", str(left)))
         query.append(("CURSOR", make_cursor(shown_refs[-1])))
@@ -111,11 +112,10 @@ def getJobList(service: Service, caller: Caller, query: JobListQuery) -> tuple[l
     """The caller's jobs, newest first, one page of them; and whether more follow."""
     page_size = service.settings.job_list_page_size
     limit = page_size if query.last is None else min(query.last, page_size)
-    after = None if query.after is None else parse_time("AFTER", query.after)
     # ARCHIVED jobs show only when asked for by name; this service never archives, so with
     # no PHASE every live job is listed.
     return service.store.list_for(
-        caller, service.clock(), limit, query.phases or None, after, query.cursor
+        caller, service.clock(), limit, query.phases or None, query.after, query.cursor
     )
 
 

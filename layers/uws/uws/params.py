@@ -69,11 +69,19 @@ def parse_wait(request: Request, cap: int) -> float | None:
 def parse_phase(request: Request) -> Phase | None:
     """The PHASE a WAIT waits in, if given."""
     literal = request.value("PHASE")
-    if literal is None:
-        return None
+    return None if literal is None else phase_named(literal, "EXECUTING")
+
+
+def parse_phases(request: Request) -> frozenset[Phase]:
+    """The PHASEs a job list is filtered by (repeatable: any of them)."""
+    return frozenset(phase_named(literal, "COMPLETED") for literal in request.values("PHASE"))
+
+
+def phase_named(literal: str, example: str) -> Phase:
+    """A UWS phase by its exact name (values are case-sensitive: ``run`` is no phase)."""
     try:
         return Phase(literal)
     except ValueError:
         raise BadRequest(
-            f"PHASE must be a UWS phase such as EXECUTING, not {shown(literal)}."
+            f"PHASE must be a UWS phase such as {example}, not {shown(literal)}."
         ) from None
