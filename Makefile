@@ -11,7 +11,7 @@ PY312 := $(shell command -v pyenv >/dev/null 2>&1 && \
 	v=$$(pyenv versions --bare 2>/dev/null | grep -m1 '^3\.12') && \
 	echo "PYENV_VERSION=$$v:$$(pyenv version-name 2>/dev/null)")
 
-.PHONY: help serve test lint validate unit integration e2e bench events invoke build deploy clean
+.PHONY: help serve test lint validate unit integration e2e bench events invoke build deploy clean distclean
 .DEFAULT_GOAL := help
 
 help:  ## this list
@@ -79,5 +79,8 @@ build: $(SAM_VENV)/.installed  ## sam build for Lambda (python3.12, arm64; no Do
 deploy: build  ## sam deploy --guided
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam deploy --guided
 
-clean:  ## remove the venvs and build output
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache
+clean:  ## forget the jobs make serve kept (.uws-local/) and the build output
+	rm -rf .uws-local .aws-sam .pytest_cache .ruff_cache
+
+distclean: clean  ## and the venvs too
+	rm -rf $(VENV) $(SAM_VENV)

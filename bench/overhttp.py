@@ -9,8 +9,10 @@ where each function has its own process. Lifecycles use a runtime with 4 workers
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -27,10 +29,13 @@ from .common import median_ms, p95_ms, timed
 
 @contextmanager
 def local_server(workers: int) -> Iterator[str]:
+    """`make serve` as a user gets it (jobs kept on disk), in a directory of its own."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    kept = tempfile.TemporaryDirectory(prefix="uws-bench-")
     process = subprocess.Popen(
-        [sys.executable, "-m", "local.serve", "--port", str(port), "--workers", str(workers)],
+        [sys.executable, "-m", "local.serve", "--port", str(port), "--workers", str(workers),
+         "--keep-in", kept.name],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -45,16 +50,22 @@ def local_server(workers: int) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        kept.cleanup()
+
+
+PHASE = re.compile(rb"<uws:phase>(\w+)</uws:phase>")
 
 
 def lifecycle(session: requests.Session, base: str) -> None:
+    """What an astronomer's client does: create and run, WAIT until the job document shows it
+    done, fetch the result (following the 303), DELETE."""
     job = session.post(f"{base}/async", data={"PHASE": "RUN", "DURATION": "0"},
                        allow_redirects=False).headers["Location"]  # fmt: skip
     phase = "QUEUED"
     deadline = time.monotonic() + 30
     while phase in ("QUEUED", "EXECUTING") and time.monotonic() < deadline:
-        session.get(job, params={"WAIT": "5", "PHASE": phase})
-        phase = session.get(f"{job}/phase").text
+        document = session.get(job, params={"WAIT": "5", "PHASE": phase}).content
+        phase = PHASE.search(document).group(1).decode()  # type: ignore[union-attr]
     assert phase == "COMPLETED", phase
     assert session.get(f"{job}/results/result").status_code == 200
     session.delete(job, allow_redirects=False)

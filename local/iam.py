@@ -174,7 +174,7 @@ def _pooled_client(function: str | None, service: str, keys: dict[str, str], con
     """A boto3 client signing with ``keys``. Creating one costs tens of milliseconds and every
     test makes its deployment anew, so one client per function, service and endpoint lives
     for the process and takes each deployment's keys (botocore reads them when it signs)."""
-    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
+    endpoint = " ".join(os.environ.get(n, "") for n in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"))
     client = _POOL.get((function, service, endpoint))
     if client is None:
         client = boto3.client(service, config=config, **keys)

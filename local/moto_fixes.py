@@ -18,18 +18,82 @@
    name their table or key prefix would be refused. Naming the resources as IAM does lets
    moto enforce the functions' real policies (local.iam).
 
-All are for the local runtime and the tests, so that they exercise our conditional writes
+5. Speed, not behaviour: moto 5.2 renders every DynamoDB reply through its model-driven
+   serializer, about 150 attribute look-ups for a job item and most of a GetItem's time (under
+   fix 1's lock, so it also limits concurrency). The item operations' results are already
+   DynamoDB's wire JSON; they are dumped as they are (binary values in base64, as the
+   serializer writes them). tests/integration/test_moto_fixes.py holds the two renderings
+   equal. moto also lists a handler class's methods (inspect.getmembers) on every request;
+   the list is kept per class.
+
+Fixes 1 to 4 are for the local runtime and the tests, so that they exercise our conditional writes
 rather than moto's shortcuts.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
+import sys
 import threading
+import types
 from typing import Any
 
 _LOCK = threading.RLock()
 _patched = False
+# Operations whose results moto builds in DynamoDB's wire shape (fix 5).
+ITEM_OPERATIONS = frozenset(
+    {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem",
+     "BatchWriteItem", "TransactGetItems", "TransactWriteItems"}
+)  # fmt: skip
+
+
+_copies = threading.local()
+
+
+class _RememberingCopy(types.ModuleType):
+    """The ``copy`` module for moto's DynamoDB models, remembering the last deep copy."""
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        _copies.last = copy.deepcopy(value, memo)
+        return _copies.last
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+
+def _wire_value(value: Any) -> str:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"{type(value).__name__} is not DynamoDB JSON")
+
+
+def item_results_as_they_are() -> None:
+    """Fix 5 (also applied by :func:`serialise_dynamodb`)."""
+    import functools
+
+    from moto.core import responses
+    from moto.core.responses import ActionResult
+
+    if getattr(ActionResult.execute_result, "wire_json", False):
+        return
+    responses.method_names_from_class = functools.cache(responses.method_names_from_class)
+    execute_result = ActionResult.execute_result
+
+    def dumped(self: Any, context: Any) -> Any:
+        if (
+            context.service_model.service_name == "dynamodb"
+            and context.operation_model.name in ITEM_OPERATIONS
+            and not isinstance(self.result, Exception)
+        ):
+            body = json.dumps(self.result, default=_wire_value)
+            return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+        return execute_result(self, context)
+
+    dumped.wire_json = True  # type: ignore[attr-defined]
+    dumped.moto_serializer = execute_result  # type: ignore[attr-defined]
+    ActionResult.execute_result = dumped  # type: ignore[method-assign]
 
 
 def serialise_dynamodb() -> None:
@@ -56,18 +120,23 @@ def serialise_dynamodb() -> None:
             return call_action(self)
 
     update_item = DynamoDBBackend.update_item
+    # moto's update_item deep-copies the item before it changes it; that copy is the state to
+    # restore, so the fix costs no copy of its own (a millisecond an update).
+    dynamodb_models = sys.modules[DynamoDBBackend.__module__]
+    dynamodb_models.copy = _RememberingCopy("copy")  # type: ignore[attr-defined]
 
     def all_or_nothing(
         self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any
     ) -> Any:
-        table = self.get_table(table_name)
-        item = table.get_item(DynamoType(key[table.hash_key_attr]), None)
-        saved = copy.deepcopy(item.attrs) if item is not None else None
+        _copies.last = None
         try:
             return update_item(self, table_name, key, *args, **kwargs)
         except ItemSizeToUpdateTooLarge:
-            if item is not None:
-                item.attrs = saved
+            table = self.get_table(table_name)
+            item = table.get_item(DynamoType(key[table.hash_key_attr]), None)
+            before = _copies.last
+            if item is not None and before is not None:
+                item.attrs = before.attrs
             raise
 
     def bounded(action: Any) -> Any:
@@ -131,3 +200,4 @@ def serialise_dynamodb() -> None:
     DynamoHandler.scan = bounded(DynamoHandler.scan)  # type: ignore[method-assign]
     DynamoHandler.call_action = serialised  # type: ignore[method-assign]
     DynamoDBBackend.update_item = all_or_nothing  # type: ignore[method-assign]
+    item_results_as_they_are()

@@ -1,6 +1,6 @@
 """``make serve``: the whole deployment on 127.0.0.1, moto as AWS, until Ctrl-C.
 
-python -m local.serve [--port 8000] [--workers 4] [--reaper-every 60]
+python -m local.serve [--port 8000] [--workers 4] [--reaper-every 60] [--keep-in DIR]
 """
 
 from __future__ import annotations
@@ -13,9 +13,13 @@ import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from .runtime import API_GATEWAY_MAX_PAYLOAD, STATE_FILE, LocalDeployment, claim_state
+from .template import ROOT
+
+KEPT_IN = ROOT / ".uws-local"  # where `make serve` keeps jobs and files; `make clean` forgets
 
 
 class ApiGatewayHandler(BaseHTTPRequestHandler):
@@ -91,7 +95,18 @@ def main(argv: list[str] | None = None) -> None:
         metavar="NAME=VALUE",
         help="template parameters, as for sam deploy (e.g. WaitCapSeconds=5 AuthMode=iam)",
     )
+    parser.add_argument(
+        "--keep-in",
+        default=os.environ.get("KEEP_IN", str(KEPT_IN)),
+        metavar="DIR",
+        help="where jobs and files survive restarts ('' keeps them in memory only)",
+    )
     args = parser.parse_args(argv)
+    # On Lambda each function has a process; here they share one. With Python's default
+    # switch interval (5 ms) a thread holding moto's DynamoDB lock is preempted by the tens
+    # of others a burst of clients brings, and all of them queue behind it: 50 clients took
+    # twice as long. Longer slices let a call finish before the next thread runs.
+    sys.setswitchinterval(0.05)
     overrides = dict(item.split("=", 1) for item in args.parameter_overrides)
 
     try:  # the port first: a busy one is a sentence, before anything else starts
@@ -101,7 +116,10 @@ def main(argv: list[str] | None = None) -> None:
             raise
         sys.exit(f"Port {args.port} is in use (another make serve?); try PORT={args.port + 1}.")
     enforce_iam = os.environ.get("ENFORCE_IAM", "") not in ("", "0")
-    deployment = LocalDeployment().start(parameters=overrides, enforce_iam=enforce_iam)
+    keep_in = Path(args.keep_in) if args.keep_in else None
+    deployment = LocalDeployment().start(
+        parameters=overrides, enforce_iam=enforce_iam, keep_in=keep_in
+    )
     deployment.start_event_sources(workers=args.workers, reaper_every=args.reaper_every)
     ApiGatewayHandler.deployment = deployment
     base = f"http://127.0.0.1:{server.server_address[1]}"
@@ -117,6 +135,14 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"UWS job service at {base}/async  (embedded AWS: moto at {deployment.endpoint}{iam_note})"
     )
+    if keep_in is None:
+        print("jobs and files are kept in memory only")
+    else:
+        shown = keep_in.relative_to(ROOT) if keep_in.is_relative_to(ROOT) else keep_in
+        again = f", {deployment.restored} stored items loaded" if deployment.restored else ""
+        print(
+            f"jobs and files are kept in {shown}/ across restarts{again} (make clean forgets them)"
+        )
     print(f"try: curl -i -d TEXT=hello -d PHASE=RUN {base}/async")
     sys.stdout.flush()
 

@@ -6,6 +6,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,14 @@ class Server:
     def __init__(self, base: str, process: subprocess.Popen) -> None:
         self.base = base
         self.process = process
+        self.crashed = False
+        self.log = ""  # what it printed, once it stopped
+
+    def crash(self) -> None:
+        """Stop it as a power cut would: SIGKILL, no clean stop."""
+        self.crashed = True
+        self.process.kill()
+        self.process.wait(timeout=10)
 
     @property
     def jobs(self) -> str:
@@ -30,7 +39,15 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(*overrides: str) -> Iterator[Server]:
+def running_server(*overrides: str, keep_in: Path | None = None) -> Iterator[Server]:
+    """`make serve` on a free port; jobs kept in ``keep_in`` (default: a new directory)."""
+    if keep_in is None:
+        with (
+            tempfile.TemporaryDirectory(prefix="uws-kept-") as fresh,
+            running_server(*overrides, keep_in=Path(fresh)) as server,
+        ):
+            yield server
+        return
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(REAPER_EVERY="1", PYTHONUNBUFFERED="1", ENFORCE_IAM="1")
@@ -41,6 +58,8 @@ def running_server(*overrides: str) -> Iterator[Server]:
             "local.serve",
             "--port",
             str(port),
+            "--keep-in",
+            str(keep_in),
             "--parameter-overrides",
             f"WaitCapSeconds={WAIT_CAP}",
             *overrides,
@@ -62,13 +81,16 @@ def running_server(*overrides: str) -> Iterator[Server]:
     else:
         process.kill()
         raise RuntimeError(f"local.serve did not start:\n{process.stdout.read()}")
-    yield Server(base, process)
+    server = Server(base, process)
+    yield server
     process.terminate()  # what Ctrl-C does too: a clean stop that leaves nothing behind
     try:
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=20) == 0 or server.crashed
     except subprocess.TimeoutExpired:
         process.kill()
         raise
+    finally:
+        server.log = process.stdout.read()
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{base}/async", timeout=1)
 

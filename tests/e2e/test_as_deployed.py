@@ -4,6 +4,7 @@ UWS validator (STILTS taplint) finds nothing wrong."""
 import shutil
 import socket
 import subprocess
+import time
 
 import pytest
 import requests
@@ -153,3 +154,41 @@ def test_a_burst_of_fifty_clients_is_queued_not_refused(server):
 
     with ThreadPoolExecutor(50) as pool:
         assert list(pool.map(one, range(100))) == [200] * 100
+
+
+def test_fifty_clients_each_running_six_whole_lifecycles_lose_nothing(server):
+    """50 clients at once, each six times: create with RUN, WAIT until done, fetch the result,
+    DELETE. Nothing is refused, every job completes with its result, every job is gone."""
+    import re
+    from concurrent.futures import ThreadPoolExecutor
+
+    phase_in = re.compile(r"<uws:phase>(\w+)</uws:phase>")
+
+    def client(index: int) -> list[tuple[str, str, bytes]]:
+        seen = []
+        with requests.Session() as session:
+            for round_ in range(6):
+                text = f"client {index} round {round_}"
+                created = session.post(server.jobs, data={"PHASE": "RUN", "TEXT": text},
+                                       allow_redirects=False, timeout=60)  # fmt: skip
+                assert created.status_code == 303, created.text
+                job = created.headers["Location"]
+                phase, deadline = "QUEUED", time.monotonic() + 120
+                while phase in ("QUEUED", "EXECUTING") and time.monotonic() < deadline:
+                    reply = session.get(job, params={"WAIT": "3", "PHASE": phase}, timeout=60)
+                    phase = phase_in.search(reply.text).group(1)
+                result = session.get(f"{job}/results/result", timeout=60).content
+                assert session.delete(job, allow_redirects=False, timeout=60).status_code == 303
+                seen.append((job, phase, result))
+        return seen
+
+    with ThreadPoolExecutor(50) as pool:
+        runs = [run for seen in pool.map(client, range(50)) for run in seen]
+    assert len(runs) == 300 and len({job for job, _, _ in runs}) == 300
+    assert [phase for _, phase, _ in runs] == ["COMPLETED"] * 300
+    for index in range(50):
+        for round_ in range(6):
+            text = f"client {index} round {round_}".encode()
+            assert sum(b">" + text + b"<" in result for _, _, result in runs) == 1
+    gone = {requests.get(job, timeout=30).status_code for job, _, _ in runs}
+    assert gone == {404}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import os
 import time
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from . import files as filekeys
@@ -127,8 +128,21 @@ class RootAction(JobAction):
         return self.doDELETE(job, request)
 
 
+# WAIT's pauses between reads: a job that ends within milliseconds is seen at once, and a long
+# wait costs about two reads a second (a 20 s WAIT on a job that does not change: 45 reads).
+FIRST_PAUSE = 0.01
+LONGEST_PAUSE = 0.5
+
+
+def wait_pauses() -> Iterator[float]:
+    pause = FIRST_PAUSE
+    while True:
+        yield pause
+        pause = min(pause * 2, LONGEST_PAUSE)
+
+
 def _wait_for_change(job: JobHandle, current: Job, awaited: Phase | None, seconds: float) -> Job:
-    """Poll the job with backoff (0.1 s growing to 0.5 s) until its phase changes or time is up.
+    """Read the job after each of :func:`wait_pauses` until its phase changes or time is up.
 
     Waits only while the job is active and, if PHASE was given, still in that phase.
     """
@@ -137,13 +151,14 @@ def _wait_for_change(job: JobHandle, current: Job, awaited: Phase | None, second
         return current
     service = job.service
     deadline = time.monotonic() + seconds
-    interval = 0.1
-    while (remaining := deadline - time.monotonic()) > 0:
-        service.sleep(min(interval, remaining))
+    for pause in wait_pauses():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        service.sleep(min(pause, remaining))
         current = job.load()
         if current.phase != start_phase:
             break
-        interval = min(interval * 1.5, 0.5)
     return current
 
 

@@ -73,7 +73,7 @@ class JobContext:
     deadline: datetime.datetime
     results: list[Result] = field(default_factory=list)
     info_keys: set[str] = field(default_factory=set)
-    _last_check: float = 0.0
+    _last_check: float = field(default_factory=time.monotonic)  # marked EXECUTING just now
 
     @property
     def job_id(self) -> str:

@@ -1,0 +1,206 @@
+"""7. What it costs on AWS: one lifecycle priced from this run's AWS calls, log bytes and
+function durations, then 1 thousand, 100 thousand and 10 million lifecycles a month beside
+the always-on server a DaCHS needs.
+
+A lifecycle is what the HTTP benchmark's clients do: create with PHASE=RUN, WAIT until the job
+document shows it done, GET the result (a 303 to S3, then the download), DELETE; plus the
+worker's invocation. The functions run in-process on moto; a function's Lambda duration is its
+measured time outside moto plus a typical in-region latency per AWS call (AWS_LATENCY below),
+rounded up to the millisecond as Lambda bills. Prices are AWS's us-east-1 list prices without
+free tiers; the assumptions are printed with the table and in README.md.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import tempfile
+import time
+from typing import Any
+
+import boto3
+
+from local.events import sqs_event
+from local.inprocess import in_process_aws
+
+from .common import bench_api, counter_on_layer_clients
+
+# US East (N. Virginia) list prices (aws.amazon.com/<service>/pricing), without free tiers.
+PRICES = {
+    "api_gateway_rest_per_million": 3.50,  # REST API requests, first 333 million
+    "lambda_arm_gb_second": 0.0000133334,
+    "lambda_per_million": 0.20,
+    "dynamodb_write_unit_per_million": 0.625,  # on-demand write request units
+    "dynamodb_read_unit_per_million": 0.125,  # on-demand read request units
+    "sqs_per_million": 0.40,  # standard queue requests (64 KB chunks)
+    "s3_put_list_per_thousand": 0.005,
+    "s3_get_per_thousand": 0.0004,
+    "logs_ingested_per_gb": 0.50,  # CloudWatch Logs, standard class
+    "xray_traces_per_million": 5.00,
+    "data_out_per_gb": 0.09,  # to the internet, after the first 100 GB
+    "alarm_month": 0.10,  # standard-resolution alarm
+    "dashboard_month": 3.00,
+}
+# A DaCHS needs a machine on all month: an EC2 t4g.medium (2 vCPU, 4 GiB: DaCHS and its
+# PostgreSQL) on demand, 730 hours, with a 30 GB gp3 volume.
+DACHS_MONTH = round(0.0336 * 730 + 30 * 0.08, 2)
+# Typical latency of one call from Lambda within a region (assumed, not measured here).
+AWS_LATENCY = {"dynamodb": 0.005, "sqs": 0.010, "s3": 0.020}
+# Lambda's own START, END and REPORT lines for each invocation, in bytes.
+PLATFORM_LOG_BYTES = 350
+# Write units per write: one for the item (under 1 KB) and one for each of the table's three
+# indexes, as if every write changed them all (an upper bound).
+UNITS_PER_WRITE = 4
+WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
+# X-Ray's default sampling rule: the first request each second, then 5% of the rest.
+SAMPLED_FIRST_PER_SECOND, SAMPLED_SHARE = 1, 0.05
+MONTH_SECONDS = 730 * 3600
+VOLUMES = (1_000, 100_000, 10_000_000)
+
+
+def profile(rounds: int = 20) -> dict[str, Any]:
+    """Run ``rounds`` lifecycles in-process; the median lifecycle's invocations, calls, log
+    bytes and response bytes."""
+    samples = []
+    with in_process_aws(env={"POWERTOOLS_METRICS_DISABLED": "false",
+                             "POWERTOOLS_LOG_LEVEL": "INFO"}) as refs:  # fmt: skip
+        h = bench_api()
+        counter = counter_on_layer_clients()
+        for _ in range(rounds + 2):
+            samples.append(_one_lifecycle(h, refs, counter))
+    samples = samples[2:]  # the first ones import and create clients
+    middle = sorted(samples, key=lambda s: s["lambda_ms"])[len(samples) // 2]
+    return {**middle, "lambda_ms_median": statistics.median(s["lambda_ms"] for s in samples)}
+
+
+def _one_lifecycle(h: Any, refs: dict[str, str], counter: Any) -> dict[str, Any]:
+    invocations: list[dict[str, Any]] = []
+
+    def invoke(function: str, event: dict[str, Any]) -> dict[str, Any]:
+        counter.reset()
+        with _StdoutBytes() as logged:
+            started = time.perf_counter()
+            reply = h.call_function(function, event)
+            seconds = time.perf_counter() - started
+        calls = dict(counter.calls)
+        outside = seconds - counter.seconds_in_aws
+        aws = sum(AWS_LATENCY[c.split(".")[0]] * n for c, n in calls.items())
+        memory = h.functions[function].memory
+        invocations.append({"function": function, "memory_mb": memory, "calls": calls,
+                            "ms": math.ceil((outside + aws) * 1000),
+                            "log_bytes": logged() + PLATFORM_LOG_BYTES,
+                            "response_bytes": len((reply or {}).get("body") or "")})  # fmt: skip
+        return reply
+
+    created = invoke(*h.event("POST", "/async", data={"PHASE": "RUN", "DURATION": "0"}))
+    job = created["headers"]["Location"].rsplit("/", 1)[1]
+    path = f"/async/{job}"
+    sqs = boto3.client("sqs")
+    got = sqs.receive_message(QueueUrl=refs["JobsQueue"], MaxNumberOfMessages=1)["Messages"]
+    invoke("WorkerFunction", sqs_event(refs["JobsQueue"], got))
+    sqs.delete_message(QueueUrl=refs["JobsQueue"], ReceiptHandle=got[0]["ReceiptHandle"])
+    # the job took no time: the WAIT answers at once (a WAIT through a job of T seconds holds
+    # its function T seconds longer; README.md prices that)
+    waited = invoke(*h.event("GET", path, query={"WAIT": "5", "PHASE": "QUEUED"}))
+    assert "COMPLETED" in waited["body"], waited["body"]
+    result = invoke(*h.event("GET", f"{path}/results/result"))
+    assert result["statusCode"] == 303
+    download = boto3.client("s3").head_object(Bucket=refs["ResultsBucket"],
+                                              Key=f"jobs/{job}/results/result")  # fmt: skip
+    invoke(*h.event("DELETE", path))
+    requests = [i for i in invocations if i["function"] != "WorkerFunction"]
+    return {
+        "invocations": invocations,
+        "api_requests": len(requests),
+        "lambda_ms": sum(i["ms"] for i in invocations),
+        # the worker's SQS event source receives and deletes its message
+        "sqs_requests": 2 + sum(i["calls"].get("sqs.SendMessage", 0) for i in invocations),
+        "download_bytes": download["ContentLength"],
+    }
+
+
+class _StdoutBytes:
+    """Bytes the functions log (Powertools writes JSON lines to stdout, as on Lambda)."""
+
+    def __enter__(self) -> Any:
+        import sys
+
+        sys.stdout.flush()
+        self._file = tempfile.TemporaryFile()
+        self._saved = os.dup(1)
+        os.dup2(self._file.fileno(), 1)
+        return lambda: self._size
+
+    def __exit__(self, *exc: Any) -> None:
+        import sys
+
+        sys.stdout.flush()
+        os.dup2(self._saved, 1)
+        os.close(self._saved)
+        self._size = self._file.seek(0, os.SEEK_END)
+        self._file.close()
+
+
+def price(lifecycle: dict[str, Any], per_month: int) -> dict[str, float]:
+    """Dollars a month for ``per_month`` lifecycles like ``lifecycle``, by service."""
+    p = PRICES
+    inv = lifecycle["invocations"]
+    calls: dict[str, int] = {}
+    for i in inv:
+        for name, n in i["calls"].items():
+            calls[name] = calls.get(name, 0) + n
+    writes = sum(n for c, n in calls.items() if c.split(".")[1] in WRITES)
+    reads = sum(n for c, n in calls.items() if c.startswith("dynamodb.") and c.split(".")[1]
+                not in WRITES)  # fmt: skip
+    s3_puts = sum(n for c, n in calls.items() if c in ("s3.PutObject", "s3.ListObjectsV2",
+                                                       "s3.DeleteObjects"))  # fmt: skip
+    s3_gets = calls.get("s3.GetObject", 0) + 1  # the client's download of the result
+    gb_seconds = sum(i["ms"] / 1000 * i["memory_mb"] / 1024 for i in inv)
+    out_bytes = sum(i["response_bytes"] for i in inv) + lifecycle["download_bytes"]
+    requests_per_second = per_month * (len(inv)) / MONTH_SECONDS
+    sampled = min(1.0, (SAMPLED_FIRST_PER_SECOND + SAMPLED_SHARE * max(0.0, requests_per_second - 1))
+                  / requests_per_second)  # fmt: skip
+    per_lifecycle = {
+        "API Gateway": lifecycle["api_requests"] * p["api_gateway_rest_per_million"] / 1e6,
+        "Lambda": gb_seconds * p["lambda_arm_gb_second"] + len(inv) * p["lambda_per_million"] / 1e6,
+        "DynamoDB": (writes * UNITS_PER_WRITE * p["dynamodb_write_unit_per_million"]
+                     + reads * p["dynamodb_read_unit_per_million"]) / 1e6,
+        "SQS": lifecycle["sqs_requests"] * p["sqs_per_million"] / 1e6,
+        "S3": s3_puts * p["s3_put_list_per_thousand"] / 1e3 + s3_gets * p["s3_get_per_thousand"] / 1e3,
+        "CloudWatch Logs": sum(i["log_bytes"] for i in inv) / 1e9 * p["logs_ingested_per_gb"],
+        "X-Ray": len(inv) * sampled * p["xray_traces_per_million"] / 1e6,
+        "Data out": out_bytes / 1e9 * p["data_out_per_gb"],
+    }  # fmt: skip
+    month = {k: v * per_month for k, v in per_lifecycle.items()}
+    month["Alarms and dashboard"] = 7 * p["alarm_month"] + p["dashboard_month"]
+    # Lambda's SQS event source long-polls (20 s) with five pollers while the queue is idle.
+    month["SQS"] += 5 * MONTH_SECONDS / 20 * p["sqs_per_million"] / 1e6
+    return month
+
+
+def run(rounds: int = 20) -> dict[str, Any]:
+    lifecycle = profile(rounds)
+    months = {}
+    for volume in VOLUMES:
+        by_service = price(lifecycle, volume)
+        months[str(volume)] = {"total": round(sum(by_service.values()), 2),
+                               "by_service": {k: round(v, 4) for k, v in by_service.items()}}  # fmt: skip
+    return {
+        "lifecycle": {
+            "invocations": [
+                {k: i[k] for k in ("function", "ms", "memory_mb", "calls", "log_bytes")}
+                for i in lifecycle["invocations"]
+            ],
+            "lambda_ms": lifecycle["lambda_ms"],
+            "api_requests": lifecycle["api_requests"],
+        },
+        "per_month": months,
+        "dachs_server_month": DACHS_MONTH,
+        "assumptions": {
+            "aws_latency_s": AWS_LATENCY,
+            "units_per_write": UNITS_PER_WRITE,
+            "platform_log_bytes": PLATFORM_LOG_BYTES,
+            "prices": PRICES,
+        },
+    }

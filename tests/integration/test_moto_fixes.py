@@ -1,0 +1,90 @@
+"""local.moto_fixes fix 5: DynamoDB item replies dumped as they are read, to a client, exactly
+as moto's own serializer renders them."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.core.responses import ActionResult
+
+from local.moto_fixes import ITEM_OPERATIONS, item_results_as_they_are
+
+KEY = {"k": {"S": "a"}}
+ITEM = {
+    **KEY,
+    "b": {"B": b"\x00\x01\xff"},
+    "n": {"N": "1.5"},
+    "m": {"M": {"x": {"L": [{"NULL": True}, {"BOOL": False}, {"SS": ["a", "b"]}]}}},
+    "ns": {"NS": ["1", "2"]},
+    "bs": {"BS": [b"x"]},
+}
+
+
+def calls(table: str) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        ("put_item", {"TableName": table, "Item": ITEM, "ReturnConsumedCapacity": "TOTAL"}),
+        ("get_item", {"TableName": table, "Key": KEY, "ConsistentRead": True}),
+        ("get_item", {"TableName": table, "Key": {"k": {"S": "absent"}}}),
+        ("update_item", {"TableName": table, "Key": KEY, "UpdateExpression": "SET n = n + :o",
+                         "ExpressionAttributeValues": {":o": {"N": "1"}},
+                         "ReturnValues": "ALL_NEW"}),
+        ("update_item", {"TableName": table, "Key": KEY, "UpdateExpression": "SET z = :z",
+                         "ExpressionAttributeValues": {":z": {"S": "q"}},
+                         "ReturnValues": "UPDATED_OLD"}),
+        ("query", {"TableName": table, "KeyConditionExpression": "k = :k",
+                   "ExpressionAttributeValues": {":k": {"S": "a"}}, "Limit": 1}),
+        ("scan", {"TableName": table, "Limit": 1}),
+        ("batch_get_item", {"RequestItems": {table: {"Keys": [KEY]}}}),
+        ("transact_get_items", {"TransactItems": [{"Get": {"TableName": table, "Key": KEY}}]}),
+        ("transact_write_items", {"TransactItems": [{"Update": {
+            "TableName": table, "Key": KEY, "UpdateExpression": "SET y = :y",
+            "ExpressionAttributeValues": {":y": {"S": "w"}}}}]}),
+        ("batch_write_item", {"RequestItems": {table: [{"PutRequest": {"Item": {"k": {"S": "b"}}}}]}}),
+        ("delete_item", {"TableName": table, "Key": KEY, "ReturnValues": "ALL_OLD"}),
+    ]  # fmt: skip
+
+
+def replies() -> list[dict[str, Any]]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="t", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        )  # fmt: skip
+        out = []
+        for method, kwargs in calls("t"):
+            reply = getattr(client, method)(**kwargs)
+            reply.pop("ResponseMetadata")
+            out.append(reply)
+        return out
+
+
+@pytest.fixture(autouse=True)
+def keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+def test_every_fast_operation_is_compared() -> None:
+    names = {"".join(w.title() for w in method.split("_")) for method, _ in calls("t")}
+    assert names == ITEM_OPERATIONS
+
+
+def test_fast_rendering_equals_moto_serializer() -> None:
+    item_results_as_they_are()
+    fast = ActionResult.execute_result
+    ActionResult.execute_result = fast.moto_serializer  # type: ignore[attr-defined,method-assign]
+    try:
+        by_serializer = replies()
+    finally:
+        ActionResult.execute_result = fast  # type: ignore[method-assign]
+    assert replies() == by_serializer
+    assert by_serializer[1]["Item"]["b"] == {"B": b"\x00\x01\xff"}
+    assert "Item" not in by_serializer[2]
