@@ -219,6 +219,6 @@ def resume_jobs(items: list[dict[str, Any]]) -> None:
     for item in items:
         job = job_from_item(item)
         if job.phase == Phase.QUEUED:
-            queue.send(job.job_id)
+            queue.send(job.job_id, job.execution_duration)
         elif job.phase == Phase.EXECUTING:
             store.mark_failed(job.job_id, utcnow(), ErrorSummary(STOPPED_MESSAGE))

@@ -114,7 +114,11 @@ class LocalDeployment:
         function signs as its own role, and moto enforces IAM (local.iam). ``keep_in``: a
         directory that keeps jobs and files across restarts (local.persist)."""
         from moto import mock_aws
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
         from moto.server import ThreadedMotoServer
+
+        # Keep-alive, as S3 offers: HTTP/1.0 made every download of a result a new connection.
+        MotoRequestHandler.protocol_version = "HTTP/1.1"
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server's access log
         serialise_dynamodb()

@@ -190,6 +190,33 @@ def test_a_redelivered_message_does_not_run_the_job_twice(api):
     assert api.item(job_id) == before
 
 
+def test_a_job_runs_in_three_writes_and_no_read(api):
+    """The message names the execution duration, so the start needs no read; the first abort
+    check comes a second after the start."""
+    from local.iam import every_layer_client
+
+    job_id = run(api)
+    calls = []
+    for client in every_layer_client("dynamodb"):
+        client.meta.events.register("before-call.dynamodb", lambda event_name, **kw: calls.append(
+            event_name.rsplit(".", 1)[1]))  # fmt: skip
+    api.work()
+    assert text_of(api.job(job_id), "uws:phase") == "COMPLETED"
+    assert calls[:3] == ["UpdateItem"] * 3  # executing, its result, completed
+    assert "GetItem" not in calls[:3]
+
+
+def test_a_duration_changed_while_queued_is_the_one_the_run_gets(api):
+    job_id = run(api, EXECUTIONDURATION="600")
+    reply = api.request(
+        "POST", f"/async/{job_id}/executionduration", data={"EXECUTIONDURATION": "77"}
+    )
+    assert reply.status == 303
+    api.work()  # the message says 600: the first write is refused, the second takes 77
+    assert text_of(api.job(job_id), "uws:phase") == "COMPLETED"
+    assert api.request("GET", f"/async/{job_id}/executionduration").body == "77"
+
+
 def test_a_message_for_a_deleted_job_does_nothing(api):
     job_id = run(api)
     api.request("DELETE", f"/async/{job_id}")
@@ -216,7 +243,8 @@ def test_the_worker_reports_infrastructure_failures_so_the_message_returns(api, 
     from uws.store import JobStore
 
     job_id = run(api)
-    monkeypatch.setattr(JobStore, "load", lambda *a: (_ for _ in ()).throw(ConnectionError("down")))
+    down = lambda *a: (_ for _ in ()).throw(ConnectionError("down"))  # noqa: E731
+    monkeypatch.setattr(JobStore, "mark_executing", down)
     api.work(max_messages=1)
     monkeypatch.undo()
     import boto3

@@ -1,7 +1,8 @@
 """boto3 clients, created once per container and only when first used.
 
 Creating a client costs milliseconds; a Lambda container reuses it for every later request.
-``AWS_ENDPOINT_URL`` (the standard boto3 setting) points them at moto's server locally.
+Locally moto answers them in-process, and ``AWS_ENDPOINT_URL_S3`` (a standard boto3 setting)
+makes presigned URLs name moto's server (local/runtime.py).
 """
 
 from __future__ import annotations

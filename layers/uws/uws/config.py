@@ -20,6 +20,8 @@ def _int(name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class Settings:
+    """The deployment's settings, read once from the function's environment."""
+
     table: str
     bucket: str
     queue_url: str

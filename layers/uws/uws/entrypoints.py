@@ -107,9 +107,10 @@ def run_queued_jobs(event: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
     failures = []
     for record in event["Records"]:
         try:
-            job_id = json.loads(record["body"])["jobId"]
+            message = json.loads(record["body"])
+            job_id = message["jobId"]
             logger.thread_safe_append_keys(job_id=job_id)
-            execute_job(job_id, build_service())
+            execute_job(job_id, build_service(), message.get("executionDuration"))
         except Exception:
             shown = {"message_id": record.get("messageId"), "body": str(record.get("body"))[:200]}
             logger.exception("message failed; SQS delivers it again", extra=shown)

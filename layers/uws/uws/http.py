@@ -46,6 +46,8 @@ def fits_lambda_response(body: str) -> bool:
 
 @dataclass(frozen=True)
 class UploadedFile:
+    """A file part of a multipart/form-data body."""
+
     filename: str
     content_type: str
     content: bytes
@@ -75,6 +77,8 @@ class Links:
 
 @dataclass
 class Request:
+    """What an action needs of API Gateway's event."""
+
     method: str
     path_parameters: dict[str, str]
     params: list[tuple[str, str]]  # query string then body, in order; names as sent
@@ -100,6 +104,8 @@ class Request:
 
 @dataclass
 class Response:
+    """What an action answers; to_api_gateway() makes the proxy response."""
+
     status: int
     body: str = ""
     content_type: str = TEXT

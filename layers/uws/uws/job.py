@@ -71,6 +71,8 @@ SYSTEM = Caller(owner=None, system=True)
 
 @dataclass(frozen=True)
 class Result:
+    """A result file of a job: its id in UWS, its S3 key, type and size."""
+
     id: str
     key: str  # the S3 object key
     mime_type: str
@@ -88,6 +90,8 @@ class Upload:
 
 @dataclass(frozen=True)
 class ErrorSummary:
+    """UWS's errorSummary: the message a failed job shows."""
+
     message: str
     type: str = "fatal"  # or "transient"
     has_detail: bool = False
@@ -95,6 +99,8 @@ class ErrorSummary:
 
 @dataclass
 class Job:
+    """A job as stored and as UWS shows it."""
+
     job_id: str
     owner: str | None
     phase: Phase

@@ -176,5 +176,5 @@ def create_job(service: Service, request: Request) -> Job:
     service.store.create(job)
     count("JobsCreated")
     if phase == "RUN":
-        enqueue(JobHandle(job.job_id, request.caller, service))
+        enqueue(JobHandle(job.job_id, request.caller, service), job.execution_duration)
     return job

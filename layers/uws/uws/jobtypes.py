@@ -88,6 +88,8 @@ def _number(text: str, integer: bool) -> float | None:
 
 @dataclass(frozen=True)
 class JobType:
+    """A kind of job: its declared parameters and the callable the worker runs."""
+
     name: str
     parameters: tuple[Parameter, ...]
     run: Callable[[Any], None] | None = None  # given a worker context; see uws.worker

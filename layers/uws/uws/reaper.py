@@ -25,6 +25,8 @@ GRACE = datetime.timedelta(seconds=30)  # a running job's own check() ends it fi
 
 @dataclass
 class SweepReport:
+    """What one sweep did, for the reaper's log line and its tests."""
+
     destroyed: int = 0
     timed_out: int = 0
     recovered: int = 0

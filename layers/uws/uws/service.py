@@ -29,6 +29,8 @@ from .telemetry import count
 
 @dataclass
 class Service:
+    """What every verb needs: settings, the store, the files, the queue, a clock."""
+
     settings: Settings
     store: JobStore
     files: FileStore
@@ -86,7 +88,7 @@ def queue_job(job: JobHandle) -> None:
     service = job.service
     required = [p.name for p in service.job_type.parameters if p.required]
     try:
-        job.store.mark_queued(
+        queued = job.store.mark_queued(
             job.id, job.caller, job.now(), queue_deadline(job.now(), service.settings), required
         )
     except StateConflict as conflict:
@@ -99,13 +101,13 @@ def queue_job(job: JobHandle) -> None:
                 f"The job cannot run without its required parameters: {missing}."
             ) from None
         raise Forbidden(f"A job in phase {current.phase} cannot be run again.") from None
-    enqueue(job)
+    enqueue(job, queued.execution_duration)
 
 
-def enqueue(job: JobHandle) -> None:
+def enqueue(job: JobHandle, execution_duration: int) -> None:
     """Send the worker its message; if SQS fails, put the job back to PENDING and say 503."""
     try:
-        job.service.queue.send(job.id)
+        job.service.queue.send(job.id, execution_duration)
         count("JobsQueued")
     except Exception:
         job.store.unqueue(job.id, job.caller, job.now())

@@ -179,21 +179,33 @@ class JobContext:
 UNRECORDED = "The job ended, but its outcome was too large to record."
 
 
-def execute_job(job_id: str, service: Service) -> Phase | None:
-    """Run one queued job to its end; return its final phase, or None if it was not ours to run."""
+def execute_job(
+    job_id: str, service: Service, execution_duration: int | None = None
+) -> Phase | None:
+    """Run one queued job to its end; return its final phase, or None if it was not ours to run.
+
+    ``execution_duration`` is the job's when it was queued (the message names it): the job
+    starts in one conditional write, without a read, unless the duration changed meanwhile.
+    """
     now = service.clock()
     store = service.store
     try:
-        job = store.load(job_id, SYSTEM, now)
+        if execution_duration is None:  # a message from before messages named it
+            execution_duration = store.load(job_id, SYSTEM, now).execution_duration
+        try:
+            job = store.mark_executing(job_id, now, execution_duration)
+        except StateConflict as conflict:
+            if conflict.job.phase != Phase.QUEUED:
+                logger.info("not running", extra={"job_id": job_id, "phase": conflict.job.phase})
+                return None
+            job = store.mark_executing(job_id, now, conflict.job.execution_duration)
     except NotFound:
         logger.info("job gone before it ran", extra={"job_id": job_id})
         return None
-    deadline = now + datetime.timedelta(seconds=job.execution_duration)
-    try:
-        job = store.mark_executing(job_id, now, deadline)
-    except StateConflict as conflict:
+    except StateConflict as conflict:  # changed again between the two writes: leave it be
         logger.info("not running", extra={"job_id": job_id, "phase": conflict.job.phase})
         return None
+    deadline = now + datetime.timedelta(seconds=job.execution_duration)
     context = JobContext(job, service, deadline)
     logger.info("job started", extra={"job_id": job_id, "job_type": job.job_type})
     try:

@@ -326,14 +326,19 @@ class JobStore:
     # ---- what the worker and the reaper change ---------------------------------------------
 
     def mark_executing(
-        self, job_id: str, now: datetime.datetime, deadline: datetime.datetime
+        self, job_id: str, now: datetime.datetime, execution_duration: int
     ) -> Job:
-        """QUEUED → EXECUTING, with the run's deadline in the deadline index; a redelivered
-        message, or one for an aborted job, fails here (StateConflict)."""
+        """QUEUED → EXECUTING, with the run's deadline (``now`` plus ``execution_duration``,
+        which must still be the job's) in the deadline index; a redelivered message, one for
+        an aborted job, or a duration changed meanwhile fails here (StateConflict)."""
+        deadline = now + datetime.timedelta(seconds=execution_duration)
         change = _Change(
             set={"phase": Phase.EXECUTING, "startTime": now, "deadline": deadline,
                  "deadlineShard": shard(job_id), "jobInfo": {}},
             phases={Phase.QUEUED},
+            condition="#duration = :duration",
+            names={"#duration": "executionDuration"},
+            values={":duration": execution_duration},
         )  # fmt: skip
         return self._update(job_id, SYSTEM, now, change)
 
