@@ -325,9 +325,7 @@ class JobStore:
 
     # ---- what the worker and the reaper change ---------------------------------------------
 
-    def mark_executing(
-        self, job_id: str, now: datetime.datetime, execution_duration: int
-    ) -> Job:
+    def mark_executing(self, job_id: str, now: datetime.datetime, execution_duration: int) -> Job:
         """QUEUED → EXECUTING, with the run's deadline (``now`` plus ``execution_duration``,
         which must still be the job's) in the deadline index; a redelivered message, one for
         an aborted job, or a duration changed meanwhile fails here (StateConflict)."""
