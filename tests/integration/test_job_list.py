@@ -109,7 +109,8 @@ def test_creation_settings_are_clamped(api):
 def test_phase_run_at_creation_queues_the_job_and_sends_one_message(api):
     job_id = api.create(PHASE="RUN")
     assert text_of(api.job(job_id), "uws:phase") == "QUEUED"
-    assert [json.loads(m) for m in queued_messages(api)] == [{"jobId": job_id}]
+    expected = {"jobId": job_id, "executionDuration": 600}  # the default: the worker's deadline
+    assert [json.loads(m) for m in queued_messages(api)] == [expected]
 
 
 def test_missing_required_parameter_with_phase_run_is_a_400(testing_type):

@@ -22,7 +22,8 @@ def test_run_queues_before_the_redirect_and_sends_one_message(api):
     reply = post_phase(api, job_id, "RUN")
     assert reply.status == 303 and reply.location == f"{BASE}/async/{job_id}"
     assert phase_of(api, job_id) == "QUEUED"
-    assert [json.loads(m) for m in queued_messages(api)] == [{"jobId": job_id}]
+    expected = {"jobId": job_id, "executionDuration": 600}  # the default: the worker's deadline
+    assert [json.loads(m) for m in queued_messages(api)] == [expected]
 
 
 @pytest.mark.parametrize("phase", ["QUEUED", "EXECUTING"])

@@ -333,10 +333,8 @@ class JobStore:
         change = _Change(
             set={"phase": Phase.EXECUTING, "startTime": now, "deadline": deadline,
                  "deadlineShard": shard(job_id), "jobInfo": {}},
-            phases={Phase.QUEUED},
-            condition="#duration = :duration",
-            names={"#duration": "executionDuration"},
-            values={":duration": execution_duration},
+            phases={Phase.QUEUED}, condition="#duration = :duration",
+            names={"#duration": "executionDuration"}, values={":duration": execution_duration},
         )  # fmt: skip
         return self._update(job_id, SYSTEM, now, change)
 
