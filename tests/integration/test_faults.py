@@ -74,20 +74,18 @@ def test_an_s3_failure_after_the_item_is_deleted_still_deletes_the_job(api, monk
     from uws.errors import ServiceUnavailable
     from uws.files import FileStore
 
-    job_id = api.create()
-    boto3.client("s3").put_object(
-        Bucket=api.refs["ResultsBucket"], Key=f"jobs/{job_id}/results/r", Body=b"1"
-    )
+    job_id = api.create(PHASE="RUN")
+    api.work()  # COMPLETED, with its result file listed
 
-    def slow_down(self, job_id):
+    def slow_down(self, keys):
         raise ServiceUnavailable("S3 says SlowDown")
 
-    monkeypatch.setattr(FileStore, "delete_job", slow_down)
+    monkeypatch.setattr(FileStore, "delete_keys", slow_down)
     reply = api.request("DELETE", f"/async/{job_id}")
     assert reply.status == 303  # the job is gone for everyone ...
     assert api.item(job_id) is None and api.request("GET", f"/async/{job_id}").status == 404
     assert api.objects(job_id) == [
-        f"jobs/{job_id}/results/r"
+        f"jobs/{job_id}/results/result"
     ]  # ... its file awaits the lifecycle rule
 
 

@@ -3,7 +3,6 @@
 import threading
 import time
 
-import boto3
 import pytest
 
 from local.iam import every_layer_client
@@ -88,18 +87,21 @@ def test_job_past_destruction_is_404_everywhere(api):
         assert api.request("DELETE", f"/async/{job_id}").status == 404
 
 
-def test_delete_removes_item_and_files_and_redirects_to_the_list(api):
-    job_id = api.create()
-    s3 = boto3.client("s3")
-    for name in ("results/result", "uploads/x"):
-        s3.put_object(Bucket=api.refs["ResultsBucket"], Key=f"jobs/{job_id}/{name}", Body=b"1")
-    other = api.create()
-    s3.put_object(Bucket=api.refs["ResultsBucket"], Key=f"jobs/{other}/results/r", Body=b"1")
+def test_delete_removes_item_and_files_and_redirects_to_the_list(testing_type):
+    """The files the job lists (an upload, a result) go with it, and no other job's."""
+    from tests.integration.test_children import multipart
+
+    api = testing_type
+    body, headers = multipart({"NAME": "n", "PHASE": "RUN"}, {"UPLOAD": ("a", b"x", "text/plain")})
+    job_id = api.request("POST", "/async", body=body, headers=headers).location.rsplit("/", 1)[1]
+    other = api.create(NAME="o", PHASE="RUN")
+    api.work()
+    assert len(api.objects(job_id)) == 2 and len(api.objects(other)) == 1
     reply = api.request("DELETE", f"/async/{job_id}")
     assert reply.status == 303 and reply.location == f"{BASE}/async"
     assert api.item(job_id) is None and api.objects(job_id) == []
     assert api.request("GET", f"/async/{job_id}").status == 404
-    assert api.objects(other) == [f"jobs/{other}/results/r"]
+    assert api.objects(other) == [f"jobs/{other}/results/result"]
 
 
 def test_post_action_delete_deletes(api):

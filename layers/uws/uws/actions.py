@@ -104,11 +104,14 @@ class RootAction(JobAction):
 
     def doDELETE(self, job: JobHandle, request: Request) -> Response:
         """The item goes first (one conditional delete): from then on the job is gone for
-        everyone. Its files follow; any S3 leaves behind, the bucket's lifecycle rule removes."""
+        everyone. The files it lists (results, uploads) follow in one call, without listing
+        the bucket; a file never recorded (a run or an upload that died between S3 and
+        DynamoDB) and any S3 leaves behind, the bucket's lifecycle rule removes."""
         deleted = job.service.store.delete(job.id, job.caller, job.service.clock())
         count("JobsDeleted")
+        keys = [r.key for r in deleted.results] + [u.key for u in deleted.uploads.values()]
         try:
-            job.service.files.delete_job(deleted.job_id)
+            job.service.files.delete_keys(keys)
         except Exception:
             logger.exception("job deleted, its files left to the lifecycle rule")
             count("FilesLeftBehind")

@@ -56,6 +56,7 @@ class FileStore:
             ]
 
     def delete_keys(self, keys: list[str]) -> None:
+        """Delete these objects, a thousand per call (none for none)."""
         for start in range(0, len(keys), 1000):
             batch = [{"Key": k} for k in keys[start : start + 1000]]
             with aws.translated_errors():
