@@ -21,7 +21,8 @@ $(VENV)/.installed: pyproject.toml layers/uws/requirements.txt
 	@echo "First run: installing the project's Python packages into $(VENV) (about a minute)…"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --progress-bar off -e '.[dev]' | grep -E '^(Successfully|ERROR)' || true
+	@# each package's name as pip fetches it: progress on one line, not a screenful
+	$(PY) -m pip install --progress-bar off -e '.[dev]' 2>&1 | awk '/^Collecting/ {printf "%s ", $$2; fflush()} /^ERROR/ {print; fflush()} END {print ""}'
 	$(PY) -c "import uws, moto, boto3"
 	touch $@
 
