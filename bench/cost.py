@@ -5,8 +5,11 @@ the always-on server a DaCHS needs.
 A lifecycle is what the HTTP benchmark's clients do: create with PHASE=RUN, WAIT until the job
 document shows it done, GET the result (a 303 to S3, then the download), DELETE; plus the
 worker's invocation. The functions run in-process on moto; a function's Lambda duration is its
-measured time outside moto plus a typical in-region latency per AWS call (AWS_LATENCY below),
-rounded up to the millisecond as Lambda bills. Prices are AWS's us-east-1 list prices without
+measured time outside moto, stretched by the share of a vCPU its memory buys (Lambda gives a
+whole vCPU at 1,769 MB, proportionally less below), plus a typical in-region latency per AWS
+call (AWS_LATENCY below), rounded up to the millisecond as Lambda bills. Cold starts are billed
+too (Lambda bills the INIT phase since August 2025): the measured cold import, stretched alike,
+for at most one new environment per function every ten minutes. Prices are AWS's us-east-1 list prices without
 free tiers; the assumptions are printed with the table and in README.md.
 """
 
@@ -41,7 +44,11 @@ PRICES = {
     "data_out_per_gb": 0.09,  # to the internet, after the first 100 GB
     "alarm_month": 0.10,  # standard-resolution alarm
     "dashboard_month": 3.00,
+    "custom_metric_month": 0.30,  # the first 10,000 metrics
 }
+CUSTOM_METRICS = 12  # the names telemetry.count() emits, one dimension each
+FULL_VCPU_MB = 1769  # Lambda: memory at which a function has one vCPU
+COLD_STARTS_PER_FUNCTION_MONTH = 730 * 6  # at most one new environment every ten minutes (assumed)
 # A DaCHS needs a machine on all month: an EC2 t4g.medium (2 vCPU, 4 GiB: DaCHS and its
 # PostgreSQL) on demand, 730 hours, with a 30 GB gp3 volume.
 DACHS_MONTH = round(0.0336 * 730 + 30 * 0.08, 2)
@@ -84,9 +91,9 @@ def _one_lifecycle(h: Any, refs: dict[str, str], counter: Any) -> dict[str, Any]
             reply = h.call_function(function, event)
             seconds = time.perf_counter() - started
         calls = dict(counter.calls)
-        outside = seconds - counter.seconds_in_aws
-        aws = sum(AWS_LATENCY[c.split(".")[0]] * n for c, n in calls.items())
         memory = h.functions[function].memory
+        outside = (seconds - counter.seconds_in_aws) / min(1.0, memory / FULL_VCPU_MB)
+        aws = sum(AWS_LATENCY[c.split(".")[0]] * n for c, n in calls.items())
         invocations.append({"function": function, "memory_mb": memory, "calls": calls,
                             "ms": math.ceil((outside + aws) * 1000),
                             "log_bytes": logged() + PLATFORM_LOG_BYTES,
@@ -173,14 +180,23 @@ def price(lifecycle: dict[str, Any], per_month: int) -> dict[str, float]:
         "Data out": out_bytes / 1e9 * p["data_out_per_gb"],
     }  # fmt: skip
     month = {k: v * per_month for k, v in per_lifecycle.items()}
-    month["Alarms and dashboard"] = 7 * p["alarm_month"] + p["dashboard_month"]
+    memory = {i["function"]: i["memory_mb"] for i in inv}
+    for function, mb in memory.items():  # cold starts: the import, at the function's vCPU share
+        invoked = per_month * sum(i["function"] == function for i in inv)
+        starts = min(invoked, COLD_STARTS_PER_FUNCTION_MONTH)
+        init = lifecycle["cold_import_s"] / min(1.0, mb / FULL_VCPU_MB)
+        month["Lambda"] += starts * init * mb / 1024 * p["lambda_arm_gb_second"]
+    month["Alarms, dashboard, metrics"] = (
+        7 * p["alarm_month"] + p["dashboard_month"] + CUSTOM_METRICS * p["custom_metric_month"]
+    )
     # Lambda's SQS event source long-polls (20 s) with five pollers while the queue is idle.
     month["SQS"] += 5 * MONTH_SECONDS / 20 * p["sqs_per_million"] / 1e6
     return month
 
 
-def run(rounds: int = 20) -> dict[str, Any]:
-    lifecycle = profile(rounds)
+def run(rounds: int = 20, cold_import_s: float = 0.2) -> dict[str, Any]:
+    """``cold_import_s``: a function's cold import as the cold-start benchmark measured it."""
+    lifecycle = {**profile(rounds), "cold_import_s": cold_import_s}
     months = {}
     for volume in VOLUMES:
         by_service = price(lifecycle, volume)
@@ -198,6 +214,10 @@ def run(rounds: int = 20) -> dict[str, Any]:
         "per_month": months,
         "dachs_server_month": DACHS_MONTH,
         "assumptions": {
+            "full_vcpu_mb": FULL_VCPU_MB,
+            "cold_starts_per_function_month": COLD_STARTS_PER_FUNCTION_MONTH,
+            "cold_import_s": cold_import_s,
+            "custom_metrics": CUSTOM_METRICS,
             "aws_latency_s": AWS_LATENCY,
             "units_per_write": UNITS_PER_WRITE,
             "platform_log_bytes": PLATFORM_LOG_BYTES,

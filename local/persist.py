@@ -37,27 +37,47 @@ _written_lock = threading.Lock()
 _listeners: list[Any] = []
 
 
-def _note_s3_writes() -> None:
-    """Learn from moto's S3 backend which keys are put or deleted (once per process)."""
+def _note_writes() -> None:
+    """Learn from moto's backends when anything is written: which S3 keys are put or
+    deleted, and that a table changed (once per process; whoever writes, a function, `make
+    invoke` or the AWS CLI). Noted after the write, so a snapshot taken meanwhile cannot
+    read the old object and forget the key."""
+    from moto.dynamodb.models import DynamoDBBackend
     from moto.s3.models import S3Backend
 
     if getattr(S3Backend.put_object, "noted", False):
         return
-    put, delete = S3Backend.put_object, S3Backend.delete_object
 
-    def noting(method: Any) -> Any:
+    def tell() -> None:
+        for listener in list(_listeners):
+            listener()
+
+    def noting_key(method: Any) -> Any:
         def noted(self: Any, bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> Any:
-            with _written_lock:
-                _written.add((bucket_name, key_name))
-            for listener in _listeners:
-                listener()
-            return method(self, bucket_name, key_name, *args, **kwargs)
+            try:
+                return method(self, bucket_name, key_name, *args, **kwargs)
+            finally:
+                with _written_lock:
+                    _written.add((bucket_name, key_name))
+                tell()
 
         noted.noted = True  # type: ignore[attr-defined]
         return noted
 
-    S3Backend.put_object = noting(put)  # type: ignore[method-assign]
-    S3Backend.delete_object = noting(delete)  # type: ignore[method-assign]
+    def noting(method: Any) -> Any:
+        def noted(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            finally:
+                tell()
+
+        return noted
+
+    S3Backend.put_object = noting_key(S3Backend.put_object)  # type: ignore[method-assign]
+    S3Backend.delete_object = noting_key(S3Backend.delete_object)  # type: ignore[method-assign]
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items",
+                 "batch_write_item"):  # fmt: skip
+        setattr(DynamoDBBackend, name, noting(getattr(DynamoDBBackend, name)))
 
 
 def _take_s3_writes() -> set[tuple[str, str]]:
@@ -86,7 +106,8 @@ class Snapshot:
         self._saving = threading.Lock()
         self._thread: threading.Thread | None = None
         self._indexes: dict[str, dict[str, dict[str, Any]]] = {}
-        _note_s3_writes()
+        self._whole = False  # whether the files saved are every file (else list them once)
+        _note_writes()
         _listeners.append(self.changed)
 
     # ---- loading -------------------------------------------------------------------------------
@@ -98,14 +119,19 @@ class Snapshot:
         s3, dynamodb = boto3.client("s3"), boto3.client("dynamodb")
         for name, bucket in self.buckets.items():
             index = self._read_json(self.directory / name / "index.json", {})
-            for key, entry in index.items():
-                body = (self.directory / name / entry["file"]).read_bytes()
+            for key, entry in list(index.items()):
+                path = self.directory / name / entry["file"]
+                if not path.exists():  # a crash between the index and the file: the file lost
+                    del index[key]
+                    continue
+                body = path.read_bytes()
                 kind, metadata = entry["contentType"], entry["metadata"]
                 s3.put_object(
                     Bucket=bucket, Key=key, Body=body, ContentType=kind, Metadata=metadata
                 )
             self._indexes[name] = index
         _take_s3_writes()  # what was just loaded is in the snapshot already
+        self._whole = True
         count = 0
         for name, table in self.tables.items():
             items = self._read_json(self.directory / f"{name}.json", {"items": []})["items"]
@@ -161,57 +187,73 @@ class Snapshot:
                 self._changed.set()
 
     def save(self) -> None:
+        """Tables first, into memory, then the files, then the tables to disk: the service puts
+        a file before it records it in an item, so every file an item saved names is saved."""
         with self._saving:
             self.directory.mkdir(parents=True, exist_ok=True)
-            written = _take_s3_writes()
-            try:
-                for name, bucket in self.buckets.items():  # files first: items name them
-                    self._save_bucket(name, bucket, {k for b, k in written if b == bucket})
-            except Exception:
-                with _written_lock:  # the next snapshot tries these again
-                    _written.update(written)
-                raise
             dynamodb = boto3.client("dynamodb")
-            for name, table in self.tables.items():
-                items = [
+            tables = {
+                name: [
                     item
                     for page in dynamodb.get_paginator("scan").paginate(
                         TableName=table, ConsistentRead=True
                     )
                     for item in page["Items"]
                 ]
+                for name, table in self.tables.items()
+            }
+            written = _take_s3_writes()
+            if not self._whole:  # files from before this snapshot existed: list them once
+                s3 = boto3.client("s3")
+                for bucket in self.buckets.values():
+                    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+                        written |= {(bucket, o["Key"]) for o in page.get("Contents", [])}
+            try:
+                for name, bucket in self.buckets.items():
+                    self._save_bucket(name, bucket, {k for b, k in written if b == bucket})
+            except Exception:
+                with _written_lock:  # the next snapshot tries these again
+                    _written.update(written)
+                raise
+            self._whole = True
+            for name, items in tables.items():
                 body = json.dumps({"format": FORMAT, "items": items}, separators=(",", ":"))
                 _write(self.directory / f"{name}.json", body.encode())
 
     def _save_bucket(self, name: str, bucket: str, written: set[str]) -> None:
-        """Bring the files of the keys ``written`` since the last snapshot up to date."""
+        """Bring the files of the keys ``written`` since the last snapshot up to date: new
+        files, then the index, then removals (a crash leaves at worst a file no index names)."""
         s3 = boto3.client("s3")
         folder = self.directory / name
         folder.mkdir(exist_ok=True)
         index = self._indexes.setdefault(name, {})
+        removed = []
         for key in written:
             file = hashlib.sha256(key.encode()).hexdigest()
             try:
                 got = s3.get_object(Bucket=bucket, Key=key)
             except s3.exceptions.NoSuchKey:  # deleted
-                index.pop(key, None)
-                (folder / file).unlink(missing_ok=True)
+                if index.pop(key, None) is not None:
+                    removed.append(folder / file)
                 continue
             _write(folder / file, got["Body"].read())
             index[key] = {"file": file, "contentType": got["ContentType"],
                           "metadata": got.get("Metadata", {})}  # fmt: skip
         _write(folder / "index.json", json.dumps(index).encode())
+        for path in removed:
+            path.unlink(missing_ok=True)
 
 
 def resume_jobs(items: list[dict[str, Any]]) -> None:
     """What a restart means for jobs in flight: QUEUED ones go back on the queue; EXECUTING
     ones end in ERROR (their run died with the process)."""
     from uws.config import settings
+    from uws.errors import NotFound
     from uws.isodt import utcnow
     from uws.job import ErrorSummary
     from uws.phases import Phase
     from uws.queue import RunQueue
-    from uws.store import JobStore
+    from uws.store import JobStore, StateConflict
     from uws.store.items import job_from_item
 
     store = JobStore(settings().table)
@@ -221,4 +263,7 @@ def resume_jobs(items: list[dict[str, Any]]) -> None:
         if job.phase == Phase.QUEUED:
             queue.send(job.job_id, job.execution_duration)
         elif job.phase == Phase.EXECUTING:
-            store.mark_failed(job.job_id, utcnow(), ErrorSummary(STOPPED_MESSAGE))
+            try:
+                store.mark_failed(job.job_id, utcnow(), ErrorSummary(STOPPED_MESSAGE))
+            except (NotFound, StateConflict):  # past its destruction: the reaper removes it
+                continue

@@ -125,7 +125,6 @@ class LocalDeployment:
         self.moto_port = self.moto_port or free_port()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto.start()
-        self._moto._server.app = self._noting_changes(self._moto._server.app)
         # The same backends in-process; our keys stay (moto would put in fake ones).
         self._in_process = mock_aws(config={"core": {"mock_credentials": False}})
         self._in_process.start(reset=False)
@@ -158,20 +157,6 @@ class LocalDeployment:
             self.restored = self.snapshot.load()
             self.snapshot.start()
         return self
-
-    def _noting_changes(self, app: Any) -> Any:
-        """moto's server app, telling the snapshot of every request (`make invoke`, the AWS
-        CLI and result downloads reach moto through it)."""
-
-        def noted(environ: dict[str, Any], start_response: Any) -> Any:
-            self.changed()
-            return app(environ, start_response)
-
-        return noted
-
-    def changed(self) -> None:
-        if self.snapshot is not None:
-            self.snapshot.changed()
 
     def attach(
         self, endpoint: str, refs: dict[str, str], harness: dict[str, str] | None = None
@@ -257,8 +242,6 @@ class LocalDeployment:
         if len(body) > API_GATEWAY_MAX_PAYLOAD:
             return self.too_large()
         route, params = found
-        if method not in ("GET", "HEAD", "OPTIONS"):
-            self.changed()
         principal = basic_user(headers)
         headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
         headers["X-Forwarded-Proto"] = "http"
@@ -340,7 +323,6 @@ class LocalDeployment:
             messages = got.get("Messages", [])
             if messages:
                 deliver(spec, queue_url, messages, sqs)
-                self.changed()
 
     def _every(self, spec: FunctionSpec, seconds: float) -> None:
         while not self._stopping.wait(seconds):
@@ -348,8 +330,6 @@ class LocalDeployment:
                 invoke(spec, scheduled_event())
             except Exception:  # the next tick tries again, as EventBridge would
                 continue
-            finally:
-                self.changed()
 
 
 def deliver(spec: FunctionSpec, queue_url: str, messages: list[dict], sqs: Any) -> None:

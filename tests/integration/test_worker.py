@@ -203,18 +203,49 @@ def test_a_job_runs_in_three_writes_and_no_read(api):
     api.work()
     assert text_of(api.job(job_id), "uws:phase") == "COMPLETED"
     assert calls[:3] == ["UpdateItem"] * 3  # executing, its result, completed
-    assert "GetItem" not in calls[:3]
 
 
-def test_a_duration_changed_while_queued_is_the_one_the_run_gets(api):
-    job_id = run(api, EXECUTIONDURATION="600")
+def test_a_duration_changed_while_queued_is_the_one_the_run_gets(testing_type, monkeypatch):
+    api = testing_type
+    budgets = []
+    use_run(monkeypatch, lambda ctx: budgets.append((ctx.deadline - ctx.job.start_time).seconds))
+    job_id = run(api, NAME="n", EXECUTIONDURATION="600")
     reply = api.request(
         "POST", f"/async/{job_id}/executionduration", data={"EXECUTIONDURATION": "77"}
     )
     assert reply.status == 303
     api.work()  # the message says 600: the first write is refused, the second takes 77
+    assert budgets == [77]
     assert text_of(api.job(job_id), "uws:phase") == "COMPLETED"
-    assert api.request("GET", f"/async/{job_id}/executionduration").body == "77"
+
+
+def test_a_start_whose_reply_was_lost_is_recognised_as_ours(api, monkeypatch):
+    """boto3 retries a write whose reply it lost; the retry is refused (already EXECUTING,
+    since the same moment), and the worker runs the job rather than dropping it."""
+    from uws.store import JobStore
+
+    job_id = run(api)
+    write = JobStore.mark_executing
+
+    def reply_lost(self, *args):
+        write(self, *args)
+        return write(self, *args)  # refused: what the retry after a lost reply sees
+
+    monkeypatch.setattr(JobStore, "mark_executing", reply_lost)
+    api.work()
+    assert text_of(api.job(job_id), "uws:phase") == "COMPLETED"
+
+
+def test_a_result_the_job_cannot_record_leaves_no_file(api, monkeypatch):
+    from uws.errors import PayloadTooLarge
+    from uws.store import JobStore
+
+    job_id = run(api)
+    too_large = lambda *a: (_ for _ in ()).throw(PayloadTooLarge("too large"))  # noqa: E731
+    monkeypatch.setattr(JobStore, "record_results", too_large)
+    api.work()
+    assert text_of(api.job(job_id), "uws:phase") == "ERROR"
+    assert api.objects(job_id) == []
 
 
 def test_a_message_for_a_deleted_job_does_nothing(api):

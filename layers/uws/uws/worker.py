@@ -56,6 +56,10 @@ class JobAborted(JobStopped):
     pass
 
 
+class JobDeleted(JobAborted):
+    pass
+
+
 class DeadlineExceeded(JobStopped):
     pass
 
@@ -159,9 +163,9 @@ class JobContext:
         results = [r for r in self.results if r.id != name] + [result]
         try:
             self._while_executing(self.service.store.record_results, results)
-        except JobStopped:
-            if all(r.key != key for r in self.results):
-                self.service.files.delete_keys([key])  # nothing lists it: leave nothing behind
+        except BaseException as failure:  # nothing will list the file: leave nothing behind
+            if isinstance(failure, JobDeleted) or all(r.key != key for r in self.results):
+                self.service.files.delete_keys([key])
             raise
         self.results = results
         return result
@@ -173,7 +177,7 @@ class JobContext:
         except StateConflict:
             raise JobAborted("The job was aborted.") from None
         except NotFound:
-            raise JobAborted("The job was deleted.") from None
+            raise JobDeleted("The job was deleted.") from None
 
 
 UNRECORDED = "The job ended, but its outcome was too large to record."
@@ -188,22 +192,12 @@ def execute_job(
     starts in one conditional write, without a read, unless the duration changed meanwhile.
     """
     now = service.clock()
-    store = service.store
     try:
-        if execution_duration is None:  # a message from before messages named it
-            execution_duration = store.load(job_id, SYSTEM, now).execution_duration
-        try:
-            job = store.mark_executing(job_id, now, execution_duration)
-        except StateConflict as conflict:
-            if conflict.job.phase != Phase.QUEUED:
-                logger.info("not running", extra={"job_id": job_id, "phase": conflict.job.phase})
-                return None
-            job = store.mark_executing(job_id, now, conflict.job.execution_duration)
+        job = _start(job_id, service, now, execution_duration)
     except NotFound:
         logger.info("job gone before it ran", extra={"job_id": job_id})
         return None
-    except StateConflict as conflict:  # changed again between the two writes: leave it be
-        logger.info("not running", extra={"job_id": job_id, "phase": conflict.job.phase})
+    if job is None:
         return None
     deadline = now + datetime.timedelta(seconds=job.execution_duration)
     context = JobContext(job, service, deadline)
@@ -223,6 +217,32 @@ def execute_job(
         logger.exception("job failed", extra={"job_id": job_id})
         return _finish(context, Phase.ERROR, _summary(f"{type(error).__name__}: {error}"))
     return _finish(context, Phase.COMPLETED, None)
+
+
+def _start(
+    job_id: str, service: Service, now: datetime.datetime, execution_duration: int | None
+) -> Job | None:
+    """QUEUED → EXECUTING in one write; None if the job is not (or no longer) queued.
+
+    A refused write hands back the job: still QUEUED means its execution duration changed
+    since the RUN, so the write is tried again with the new one; EXECUTING since ``now``
+    means our own write succeeded and boto3 retried it after a lost reply.
+    """
+    store = service.store
+    if execution_duration is None:  # a message from before messages named it
+        execution_duration = store.load(job_id, SYSTEM, now).execution_duration
+    for _ in range(5):
+        try:
+            return store.mark_executing(job_id, now, execution_duration)
+        except StateConflict as conflict:
+            current = conflict.job
+            if current.phase == Phase.EXECUTING and current.start_time == now:
+                return current
+            if current.phase != Phase.QUEUED:
+                logger.info("not running", extra={"job_id": job_id, "phase": current.phase})
+                return None
+            execution_duration = current.execution_duration
+    raise RuntimeError("the job's execution duration keeps changing; SQS delivers it again")
 
 
 def _summary(message: str) -> ErrorSummary:
