@@ -85,6 +85,7 @@ class Request:
     files: dict[str, UploadedFile]
     caller: Caller
     links: Links
+    wants_json: bool = False  # the Accept header prefers application/json to XML
 
     def values(self, name: str) -> list[str]:
         """Every value of a parameter, its name matched case-insensitively (UWS)."""
@@ -139,7 +140,30 @@ def parse_request(event: dict[str, Any], settings: Settings, read_body: bool = T
         files=files,
         caller=caller,
         links=Links(base_url(event, headers, settings)),
+        wants_json=prefers_json(headers.get("accept", "")),
     )
+
+
+def prefers_json(accept: str) -> bool:
+    """Whether an Accept header names application/json with a higher quality than any XML
+    type. XML stays the answer to everything else: no Accept, */*, a browser's list."""
+    json_q, xml_q = 0.0, 0.0
+    for entry in accept.split(","):
+        kind, *options = (part.strip() for part in entry.split(";"))
+        quality = 1.0
+        for option in options:
+            name, _, value = option.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        kind = kind.lower()
+        if kind == "application/json":
+            json_q = max(json_q, quality)
+        elif kind in ("application/xml", "text/xml"):
+            xml_q = max(xml_q, quality)
+    return json_q > 0 and json_q > xml_q
 
 
 def caller_from_context(context: dict[str, Any]) -> Caller:

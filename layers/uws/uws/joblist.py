@@ -12,6 +12,7 @@ import datetime
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from . import jsondoc
 from .actions import Resource, store_uploads
 from .errors import BadRequest, SeeOther, shown
 from .http import Request, Response, fits_lambda_response
@@ -52,11 +53,18 @@ class JobList(Resource):
     def doGET(self, service: Service, request: Request) -> Response:
         query = JobListQuery.parse(request)
         refs, more = getJobList(service, request.caller, query)
-        body = jobs_document(refs, request.links).decode("utf-8")
+
+        def document(refs: list[JobRef]) -> str:
+            if request.wants_json:
+                return jsondoc.dumps(jsondoc.jobs_json(refs, request.links))
+            return jobs_document(refs, request.links).decode("utf-8")
+
+        body = document(refs)
         while not fits_lambda_response(body) and len(refs) > 1:  # unusually long ids
             refs, more = refs[: len(refs) // 2], True
-            body = jobs_document(refs, request.links).decode("utf-8")
-        response = Response(200, body, XML)
+            body = document(refs)
+        response = Response(200, body, jsondoc.MIME if request.wants_json else XML)
+        response.headers["Vary"] = "Accept"
         following = query.next_page(refs) if more else None
         if following is not None:
             next_url = f"{request.links.jobs()}?{urlencode(following)}"
