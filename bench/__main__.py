@@ -106,6 +106,9 @@ def table(results: dict[str, Any]) -> str:
     lines.append(
         f"  full lifecycles: {http['lifecycles_per_second']}/s with {http['lifecycle_clients']} clients"
     )
+    mem = results["memory"]
+    lines += ["", f"6. Memory: {mem['serving_rss_mb']} MB peak after {mem['requests']} requests"
+              f" (bare boto3 {mem['floor_boto3_getitem_rss_mb']} MB; target ≤ 100)"]  # fmt: skip
     money = results["cost"]
     lines += ["", "7. On AWS, per month (us-east-1 list prices, no free tier; README: assumptions)"]
     lines.append(f"  a lifecycle: {money['lifecycle']['api_requests']} API requests,"
@@ -114,9 +117,6 @@ def table(results: dict[str, Any]) -> str:
     for volume, month in money["per_month"].items():
         lines.append(f"  {int(volume):>12,} lifecycles: ${month['total']:>9,.2f}"
                      f"   (a DaCHS server: ${money['dachs_server_month']:,.2f})")  # fmt: skip
-    mem = results["memory"]
-    lines += ["", f"6. Memory: {mem['serving_rss_mb']} MB peak after {mem['requests']} requests"
-              f" (bare boto3 {mem['floor_boto3_getitem_rss_mb']} MB; target ≤ 100)"]  # fmt: skip
     return "\n".join(lines)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 import statistics
+import sys
 import tempfile
 import time
 from typing import Any
@@ -131,8 +132,6 @@ class _StdoutBytes:
     """Bytes the functions log (Powertools writes JSON lines to stdout, as on Lambda)."""
 
     def __enter__(self) -> Any:
-        import sys
-
         sys.stdout.flush()
         self._file = tempfile.TemporaryFile()
         self._saved = os.dup(1)
@@ -140,8 +139,6 @@ class _StdoutBytes:
         return lambda: self._size
 
     def __exit__(self, *exc: Any) -> None:
-        import sys
-
         sys.stdout.flush()
         os.dup2(self._saved, 1)
         os.close(self._saved)
@@ -165,7 +162,7 @@ def price(lifecycle: dict[str, Any], per_month: int) -> dict[str, float]:
     s3_gets = calls.get("s3.GetObject", 0) + 1  # the client's download of the result
     gb_seconds = sum(i["ms"] / 1000 * i["memory_mb"] / 1024 for i in inv)
     out_bytes = sum(i["response_bytes"] for i in inv) + lifecycle["download_bytes"]
-    requests_per_second = per_month * (len(inv)) / MONTH_SECONDS
+    requests_per_second = per_month * len(inv) / MONTH_SECONDS
     sampled = min(1.0, (SAMPLED_FIRST_PER_SECOND + SAMPLED_SHARE * max(0.0, requests_per_second - 1))
                   / requests_per_second)  # fmt: skip
     per_lifecycle = {

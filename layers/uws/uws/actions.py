@@ -89,14 +89,16 @@ class JobAction(Resource):
         """A 200 with the resource's representation, typed as ``mime``."""
         return Response(200, body if isinstance(body, str) else body.decode("utf-8"), self.mime)
 
-    def represent(self, request: Request, job: Job, as_xml: Any, as_json: Any) -> Response:
-        """The job's document in XML, or in JSON when the client's Accept prefers it."""
-        if request.wants_json:
-            response = Response(200, jsondoc.dumps(as_json(job, request.links)), jsondoc.MIME)
-        else:
-            response = self.answer(as_xml(job, request.links))
-        response.headers["Vary"] = "Accept"
-        return response
+
+def negotiated(request: Request, subject: Any, as_xml: Any, as_json: Any) -> Response:
+    """A 200 with ``subject``'s UWS document: JSON when the client's Accept prefers it, else
+    XML; ``Vary: Accept`` on both (docs/uws.md, JSON)."""
+    if request.wants_json:
+        response = Response(200, jsondoc.dumps(as_json(subject, request.links)), jsondoc.MIME)
+    else:
+        response = Response(200, as_xml(subject, request.links).decode("utf-8"), XML)
+    response.headers["Vary"] = "Accept"
+    return response
 
 
 class RootAction(JobAction):
@@ -110,7 +112,7 @@ class RootAction(JobAction):
         current = job.load()
         if wait is not None:
             current = _wait_for_change(job, current, awaited, wait)
-        return self.represent(request, current, job_document, jsondoc.job_json)
+        return negotiated(request, current, job_document, jsondoc.job_json)
 
     def doDELETE(self, job: JobHandle, request: Request) -> Response:
         """The item goes first (one conditional delete): from then on the job is gone for
@@ -324,7 +326,7 @@ class ParameterAction(JobAction):
         current = job.load()
         wanted = request.path_parameters.get("name")
         if wanted is None:
-            return self.represent(request, current, parameters_document, jsondoc.parameters_json)
+            return negotiated(request, current, parameters_document, jsondoc.parameters_json)
         name = next((n for n in current.parameters if n.upper() == wanted.upper()), None)
         if name is None:
             raise NotFound(f"The job has no parameter {shown(wanted)}.")
@@ -391,7 +393,7 @@ class ResultsAction(JobAction):
         current = job.load()
         wanted = request.path_parameters.get("id")
         if wanted is None:
-            return self.represent(request, current, results_document, jsondoc.results_json)
+            return negotiated(request, current, results_document, jsondoc.results_json)
         result = current.result(wanted)
         if result is None:
             raise NotFound(f"The job has no result {shown(wanted)}.")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from . import jsondoc
-from .actions import Resource, store_uploads
+from .actions import Resource, negotiated, store_uploads
 from .errors import BadRequest, SeeOther, shown
 from .http import Request, Response, fits_lambda_response
 from .job import (
@@ -36,7 +36,6 @@ from .params import (
 from .phases import Phase
 from .service import JobHandle, Service, enqueue
 from .telemetry import count
-from .xml import MIME as XML
 from .xml import jobs_document
 
 STANDARD_CREATE_PARAMETERS = frozenset({"RUNID", "PHASE", "EXECUTIONDURATION", "DESTRUCTION"})
@@ -53,18 +52,10 @@ class JobList(Resource):
     def doGET(self, service: Service, request: Request) -> Response:
         query = JobListQuery.parse(request)
         refs, more = getJobList(service, request.caller, query)
-
-        def document(refs: list[JobRef]) -> str:
-            if request.wants_json:
-                return jsondoc.dumps(jsondoc.jobs_json(refs, request.links))
-            return jobs_document(refs, request.links).decode("utf-8")
-
-        body = document(refs)
-        while not fits_lambda_response(body) and len(refs) > 1:  # unusually long ids
+        response = negotiated(request, refs, jobs_document, jsondoc.jobs_json)
+        while not fits_lambda_response(response.body) and len(refs) > 1:  # unusually long ids
             refs, more = refs[: len(refs) // 2], True
-            body = document(refs)
-        response = Response(200, body, jsondoc.MIME if request.wants_json else XML)
-        response.headers["Vary"] = "Accept"
+            response = negotiated(request, refs, jobs_document, jsondoc.jobs_json)
         following = query.next_page(refs) if more else None
         if following is not None:
             next_url = f"{request.links.jobs()}?{urlencode(following)}"

@@ -163,7 +163,7 @@ class JobContext:
         results = [r for r in self.results if r.id != name] + [result]
         try:
             self._while_executing(self.service.store.record_results, results)
-        except BaseException as failure:  # nothing will list the file: leave nothing behind
+        except Exception as failure:  # nothing will list the file: leave nothing behind
             if isinstance(failure, JobDeleted) or all(r.key != key for r in self.results):
                 self.service.files.delete_keys([key])
             raise
