@@ -53,7 +53,9 @@ def test_start_time_is_null_until_execution(api):
     assert get(api, job_id, "startTime").body == "2026-01-02T03:04:05Z"
 
 
-@pytest.mark.parametrize("child", ["error", "quote", "owner", "startTime", "results"])
+@pytest.mark.parametrize(
+    "child", ["error", "quote", "owner", "startTime", "results", "results/result", "parameters/X"]
+)
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
 def test_read_only_children_answer_405(api, child, method):
     reply = api.request(method, f"/async/{api.create()}/{child}")
@@ -135,6 +137,17 @@ def multipart(fields, files):
         )
     body = b"".join(parts) + f"--{boundary}--\r\n".encode()
     return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+def test_a_multipart_form_with_no_fields_is_an_empty_form(api):
+    """RFC 7578 allows a form of no parts (schemathesis sends one); it is no change at all."""
+    body, headers = multipart({}, {})
+    assert body == b"------uws-test-boundary--\r\n"
+    reply = api.request("POST", "/async", body=body, headers=headers)
+    assert reply.status == 303
+    job_id = reply.location.rsplit("/", 1)[1]
+    reply = api.request("POST", f"/async/{job_id}/parameters", body=body, headers=headers)
+    assert reply.status == 303 and reply.location.endswith(job_id)
 
 
 def test_uploaded_parameter_is_by_reference_and_downloads(testing_type):

@@ -83,6 +83,7 @@ def test_runid_is_echoed(api):
         ({"EXECUTIONDURATION": "-5"}, "EXECUTIONDURATION"),
         ({"EXECUTIONDURATION": "ten"}, "EXECUTIONDURATION"),
         ({"DESTRUCTION": "tomorrow"}, "DESTRUCTION"),
+        ({"DESTRUCTION": "1989-02-05T23:17:28Z"}, "DESTRUCTION is in the past"),  # a 303 to a 404
         ({"TEXT": "bell\x07"}, "TEXT"),
     ],
 )

@@ -1,6 +1,6 @@
 """The UWS REST actions, after DaCHS's ``gavo.protocols.uwsactions``.
 
-One class per child resource of a job, named by its URL segment, with one ``do<METHOD>``
+One class per child resource of a job, named by its path below the job, with one ``do<METHOD>``
 method per HTTP verb it answers; :class:`JobActions` maps names to classes and dispatches.
 Redirects are raised (:class:`~uws.errors.SeeOther`), like DaCHS's ``svcs.SeeOther``, and
 become 303s in :mod:`uws.service`; so do errors. A method the class lacks is a 405 that names
@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import time
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from . import files as filekeys
@@ -32,7 +30,6 @@ from .errors import (
 from .http import TEXT, Request, Response, UploadedFile
 from .isodt import formatISODT
 from .job import (
-    Job,
     Upload,
     clamp_execution_duration,
     latest_destruction,
@@ -44,13 +41,11 @@ from .params import (
     parse_time,
     parse_wait,
 )
-from .phases import (
-    ACTIVE,
-    Phase,
-)
+from .phases import Phase
 from .service import JobHandle, Service, abort_job, queue_job
 from .store import StateConflict
 from .telemetry import count, logger
+from .waiting import wait_for_change
 from .xml import MIME as XML
 from .xml import job_document, parameters_document, results_document
 
@@ -79,7 +74,8 @@ class Resource:
 class JobAction(Resource):
     """An action done to a job: ``do<METHOD>(job, request)`` methods, dispatched by JobActions.
 
-    ``name`` is the child resource's URL segment from the UWS spec ('' for the job itself).
+    ``name`` is the child resource's path below the job, as in the UWS spec and the API's
+    routes ('' for the job itself, ``results/{id}`` for one result).
     """
 
     name: ClassVar[str]
@@ -111,7 +107,7 @@ class RootAction(JobAction):
         awaited = parse_phase(request)
         current = job.load()
         if wait is not None:
-            current = _wait_for_change(job, current, awaited, wait)
+            current = wait_for_change(job, current, awaited, wait)
         return negotiated(request, current, job_document, jsondoc.job_json)
 
     def doDELETE(self, job: JobHandle, request: Request) -> Response:
@@ -141,40 +137,6 @@ class RootAction(JobAction):
         if action != "DELETE":
             raise BadRequest(f"ACTION must be DELETE, not {shown(action or '')}.")
         return self.doDELETE(job, request)
-
-
-# WAIT's pauses between reads: a job that ends within milliseconds is seen at once, and a long
-# wait costs about two reads a second (a 20 s WAIT on a job that does not change: 45 reads).
-FIRST_PAUSE = 0.01
-LONGEST_PAUSE = 0.5
-
-
-def wait_pauses() -> Iterator[float]:
-    pause = FIRST_PAUSE
-    while True:
-        yield pause
-        pause = min(pause * 2, LONGEST_PAUSE)
-
-
-def _wait_for_change(job: JobHandle, current: Job, awaited: Phase | None, seconds: float) -> Job:
-    """Read the job after each of :func:`wait_pauses` until its phase changes or time is up.
-
-    Waits only while the job is active and, if PHASE was given, still in that phase.
-    """
-    start_phase = current.phase
-    if start_phase not in ACTIVE or (awaited is not None and start_phase != awaited):
-        return current
-    service = job.service
-    deadline = time.monotonic() + seconds
-    for pause in wait_pauses():
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        service.sleep(min(pause, remaining))
-        current = job.load()
-        if current.phase != start_phase:
-            break
-    return current
 
 
 class PhaseAction(JobAction):
@@ -318,25 +280,12 @@ class StartTimeAction(JobAction):
 
 
 class ParameterAction(JobAction):
-    """``{job}/parameters[/{name}]``: the parameters; POST changes them while PENDING."""
+    """``{job}/parameters``: the parameters; POST changes them while PENDING."""
 
     name = "parameters"
 
     def doGET(self, job: JobHandle, request: Request) -> Response:
-        current = job.load()
-        wanted = request.path_parameters.get("name")
-        if wanted is None:
-            return negotiated(request, current, parameters_document, jsondoc.parameters_json)
-        name = next((n for n in current.parameters if n.upper() == wanted.upper()), None)
-        if name is None:
-            raise NotFound(f"The job has no parameter {shown(wanted)}.")
-        upload = current.uploads.get(name)
-        if upload is None:
-            return _text("\n".join(current.parameters[name]))
-        settings = job.service.settings
-        raise SeeOther(
-            job.service.files.presigned_get(upload.key, upload.mime_type, settings.presign_seconds)
-        )
+        return negotiated(request, job.load(), parameters_document, jsondoc.parameters_json)
 
     def doPOST(self, job: JobHandle, request: Request) -> Response:
         """Declared parameters, and RUNID (the job's runId, as DaCHS and CADC accept here)."""
@@ -366,6 +315,27 @@ class ParameterAction(JobAction):
         raise SeeOther(f"async/{job.id}")
 
 
+class ParameterValueAction(JobAction):
+    """``{job}/parameters/{name}``: one parameter's value as text, or an uploaded file by a
+    303 to a short-lived URL. Read only: parameters change at ``{job}/parameters``."""
+
+    name = "parameters/{name}"
+
+    def doGET(self, job: JobHandle, request: Request) -> Response:
+        current = job.load()
+        wanted = request.path_parameters.get("name", "")
+        name = next((n for n in current.parameters if n.upper() == wanted.upper()), None)
+        if name is None:
+            raise NotFound(f"The job has no parameter {shown(wanted)}.")
+        upload = current.uploads.get(name)
+        if upload is None:
+            return _text("\n".join(current.parameters[name]))
+        settings = job.service.settings
+        raise SeeOther(
+            job.service.files.presigned_get(upload.key, upload.mime_type, settings.presign_seconds)
+        )
+
+
 def store_uploads(
     service: Service, job_id: str, uploads: dict[str, UploadedFile]
 ) -> dict[str, tuple[Upload, str]]:
@@ -385,15 +355,22 @@ def store_uploads(
 
 
 class ResultsAction(JobAction):
-    """``{job}/results[/{id}]``: the result list; one result is a 303 to a presigned URL."""
+    """``{job}/results``: the result list."""
 
     name = "results"
 
     def doGET(self, job: JobHandle, request: Request) -> Response:
+        return negotiated(request, job.load(), results_document, jsondoc.results_json)
+
+
+class ResultAction(JobAction):
+    """``{job}/results/{id}``: one result, by a 303 to a short-lived presigned URL."""
+
+    name = "results/{id}"
+
+    def doGET(self, job: JobHandle, request: Request) -> Response:
         current = job.load()
-        wanted = request.path_parameters.get("id")
-        if wanted is None:
-            return negotiated(request, current, results_document, jsondoc.results_json)
+        wanted = request.path_parameters.get("id", "")
         result = current.result(wanted)
         if result is None:
             raise NotFound(f"The job has no result {shown(wanted)}.")
@@ -447,7 +424,9 @@ for _action in (
     QuoteAction,
     OwnerAction,
     ParameterAction,
+    ParameterValueAction,
     ResultsAction,
+    ResultAction,
     StartTimeAction,
 ):
     JobActions.addStandardAction(_action)

@@ -29,16 +29,25 @@ JOB_ACTIONS = JobActions()
 
 
 def serve_job_action(action: str, event: dict[str, Any]) -> dict[str, Any]:
-    """Serve ``{job}/<action>`` (``''`` for the job itself) for an API Gateway REST event."""
+    """Serve ``{job}/<action>`` (``''`` for the job itself) for an API Gateway REST event,
+    or one of its items (``parameters/{name}``) when API Gateway routed the event there."""
     job_id = (event.get("pathParameters") or {}).get("jobId", "")
     logger.thread_safe_clear_keys()  # a thread may serve many requests (the local runtime)
     logger.thread_safe_append_keys(job_id=job_id[:64])
+    child = child_resource(action, event)
     return _respond(
         event,
         lambda service, request: JOB_ACTIONS.dispatch(
-            action, JobHandle(job_id, request.caller, service), request
+            child, JobHandle(job_id, request.caller, service), request
         ),
     )
+
+
+def child_resource(action: str, event: dict[str, Any]) -> str:
+    """The resource below the job that API Gateway matched (its ``resource`` is the route's
+    template, such as ``/async/{jobId}/results/{id}``): ``action`` or an item of it."""
+    route = (event.get("resource") or "").removeprefix("/async/{jobId}/")
+    return route if action and route.startswith(f"{action}/") else action
 
 
 def serve_job_list(event: dict[str, Any]) -> dict[str, Any]:

@@ -309,6 +309,9 @@ def _multipart(
         raise BadRequest("The multipart body has no boundary in its Content-Type.")
     head = f"MIME-Version: 1.0\r\nContent-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    boundary = message.get_boundary() or ""
+    if body.strip() == f"--{boundary}--".encode("latin-1", "replace"):
+        return [], {}  # a form with no fields (RFC 7578 allows it; the MIME parser does not)
     if not message.is_multipart() or message.defects:
         raise BadRequest("The multipart body is malformed.")
     params: list[tuple[str, str]] = []

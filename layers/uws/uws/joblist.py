@@ -154,9 +154,10 @@ def create_job(service: Service, request: Request) -> Job:
         )
     destruction = request.value("DESTRUCTION")
     if destruction is not None:
-        job.destruction = min(
-            parse_time("DESTRUCTION", destruction), latest_destruction(now, settings)
-        )
+        wanted = parse_time("DESTRUCTION", destruction)
+        if wanted <= now:  # the 303 would lead to a 404 (a job's own can be set so: docs/uws.md)
+            raise BadRequest("DESTRUCTION is in the past; a new job would be gone at once.")
+        job.destruction = min(wanted, latest_destruction(now, settings))
     phase = request.value("PHASE")
     if phase not in (None, "RUN"):
         raise BadRequest(f"PHASE at creation may only be RUN, not {shown(phase or '')}.")

@@ -1,0 +1,44 @@
+"""Blocking (docs/uws.md, Blocking): ``GET {job}?WAIT=n`` reads the job until its phase
+changes or the time is up, a few reads a second at most."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from .job import Job
+from .phases import ACTIVE, Phase
+from .service import JobHandle
+
+# WAIT's pauses between reads: a job that ends within milliseconds is seen at once, and a long
+# wait costs about two reads a second (a 20 s WAIT on a job that does not change: 45 reads).
+FIRST_PAUSE = 0.01
+LONGEST_PAUSE = 0.5
+
+
+def wait_pauses() -> Iterator[float]:
+    pause = FIRST_PAUSE
+    while True:
+        yield pause
+        pause = min(pause * 2, LONGEST_PAUSE)
+
+
+def wait_for_change(job: JobHandle, current: Job, awaited: Phase | None, seconds: float) -> Job:
+    """Read the job after each of :func:`wait_pauses` until its phase changes or time is up.
+
+    Waits only while the job is active and, if PHASE was given, still in that phase.
+    """
+    start_phase = current.phase
+    if start_phase not in ACTIVE or (awaited is not None and start_phase != awaited):
+        return current
+    service = job.service
+    deadline = time.monotonic() + seconds
+    for pause in wait_pauses():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        service.sleep(min(pause, remaining))
+        current = job.load()
+        if current.phase != start_phase:
+            break
+    return current
