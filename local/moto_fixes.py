@@ -26,8 +26,13 @@
    equal. moto also lists a handler class's methods (inspect.getmembers) on every request;
    the list is kept per class.
 
-Fixes 1 to 4 are for the local runtime and the tests, so that they exercise our conditional writes
-rather than moto's shortcuts.
+6. IAM authorizes each item of a TransactWriteItems as the item's own action (PutItem,
+   UpdateItem, DeleteItem, ConditionCheckItem) on its table (DynamoDB Developer Guide, "Using
+   IAM with DynamoDB transactions"); moto asks for a "dynamodb:TransactWriteItems" that no
+   policy names. Authorizing item by item lets moto enforce the real policies there too.
+
+Fixes 1 to 4 and 6 are for the local runtime and the tests, so that they exercise our
+conditional writes rather than moto's shortcuts.
 """
 
 from __future__ import annotations
@@ -41,6 +46,13 @@ import types
 from typing import Any
 
 _LOCK = threading.RLock()
+# What IAM authorizes each kind of TransactWriteItems entry as (fix 6).
+TRANSACTION_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
 _patched = False
 # Operations whose results moto builds in DynamoDB's wire shape (fix 5).
 ITEM_OPERATIONS = frozenset(
@@ -194,6 +206,25 @@ def serialise_dynamodb() -> None:
         return s3_authorization(self, *args, **kwargs)
 
     S3Response._authenticate_and_authorize_s3_action = presigned_too  # type: ignore[method-assign]
+
+    authorize = DynamoHandler._authenticate_and_authorize_normal_action
+
+    def item_by_item(self: Any, resource: str = "*") -> None:
+        """Fix 6: a transaction's items, each as its own action on its own table."""
+        if self._get_action() != "TransactWriteItems":
+            return authorize(self, resource)
+        for entry in (getattr(self, "body", None) or {}).get("TransactItems", []):
+            for kind, request in entry.items():
+                action = TRANSACTION_ACTIONS[kind]
+                arn = f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/"
+                self._get_action = lambda action=action: action
+                try:
+                    authorize(self, arn + request["TableName"])
+                finally:
+                    del self._get_action
+        return None
+
+    DynamoHandler._authenticate_and_authorize_normal_action = item_by_item  # type: ignore[method-assign]
     DynamoHandler._determine_resource = table_or_index  # type: ignore[attr-defined]
     SQSResponse._determine_resource = queue  # type: ignore[attr-defined]
     DynamoHandler.query = bounded(DynamoHandler.query)  # type: ignore[method-assign]

@@ -119,6 +119,7 @@ class Job:
     job_info: dict[str, str] = field(default_factory=dict)
     deadline: datetime.datetime | None = None  # set only while QUEUED or EXECUTING
     version: int = 0
+    holds_place: bool = False  # in its owner's quota of active jobs (docs/uws.md, Quotas)
 
     def is_destroyed(self, now: datetime.datetime) -> bool:
         """A job past its destruction time is gone, whether or not the reaper has run yet."""

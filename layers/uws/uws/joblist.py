@@ -35,6 +35,7 @@ from .params import (
 )
 from .phases import Phase
 from .service import JobHandle, Service, enqueue
+from .store import QuotaReached
 from .telemetry import count
 from .xml import jobs_document
 
@@ -173,8 +174,13 @@ def create_job(service: Service, request: Request) -> Job:
     if phase == "RUN":
         job.phase = Phase.QUEUED
         job.deadline = queue_deadline(now, settings)
-    service.store.create(job)
+    try:
+        service.store.create(job)
+    except QuotaReached:  # the owner's quota is full: HELD, as a later RUN would be
+        job.phase, job.deadline = Phase.HELD, None
+        service.store.create(job)
+        count("JobsHeld")
     count("JobsCreated")
-    if phase == "RUN":
+    if job.phase == Phase.QUEUED:
         enqueue(JobHandle(job.job_id, request.caller, service), job.execution_duration)
     return job

@@ -23,7 +23,8 @@ ACTIVE = frozenset({Phase.PENDING, Phase.QUEUED, Phase.EXECUTING})
 
 
 TRANSITIONS: dict[Phase, frozenset[Phase]] = {
-    Phase.PENDING: frozenset({Phase.QUEUED, Phase.ABORTED}),
+    Phase.PENDING: frozenset({Phase.QUEUED, Phase.HELD, Phase.ABORTED}),
+    Phase.HELD: frozenset({Phase.QUEUED, Phase.ABORTED}),  # the owner's quota was full at RUN
     Phase.QUEUED: frozenset({Phase.EXECUTING, Phase.ABORTED, Phase.ERROR}),
     Phase.EXECUTING: frozenset({Phase.COMPLETED, Phase.ERROR, Phase.ABORTED}),
 }
@@ -36,5 +37,5 @@ def sources(target: Phase) -> frozenset[Phase]:
     return frozenset(p for p, targets in TRANSITIONS.items() if target in targets)
 
 
-EXECUTION_DURATION_CHANGEABLE = frozenset({Phase.PENDING, Phase.QUEUED})
+EXECUTION_DURATION_CHANGEABLE = frozenset({Phase.PENDING, Phase.HELD, Phase.QUEUED})
 PARAMETERS_CHANGEABLE = frozenset({Phase.PENDING})

@@ -10,6 +10,7 @@ PHASE=RUN.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from .job import Caller, Job, is_job_id, queue_deadline
 from .jobtypes import JobType, job_type
 from .phases import Phase
 from .queue import RunQueue
-from .store import JobStore, StateConflict
+from .store import JobStore, QuotaReached, StateConflict
 from .telemetry import count
 
 
@@ -51,7 +52,7 @@ def build_service() -> Service:
     config = settings()
     return Service(
         settings=config,
-        store=JobStore(config.table),
+        store=JobStore(config.table, config.max_active_jobs_per_owner),
         files=FileStore(config.bucket),
         queue=RunQueue(config.queue_url),
         clock=utcnow,
@@ -80,7 +81,9 @@ class JobHandle:
 
 
 def queue_job(job: JobHandle) -> None:
-    """RUN: PENDING → QUEUED in one conditional write, then one message to the worker's queue.
+    """RUN: PENDING (or HELD) → QUEUED in one conditional write, then one message to the
+    worker's queue. With a quota, a RUN beyond the owner's limit puts the job in HELD instead
+    (UWS 1.1: the client sends RUN again later).
 
     RUN on a queued or executing job changes nothing; on a finished job it is a 403. A required
     parameter missing is a 400 and the job stays PENDING.
@@ -91,6 +94,11 @@ def queue_job(job: JobHandle) -> None:
         queued = job.store.mark_queued(
             job.id, job.caller, job.now(), queue_deadline(job.now(), service.settings), required
         )
+    except QuotaReached:
+        count("JobsHeld")
+        with contextlib.suppress(StateConflict):  # HELD already, or changed meanwhile
+            job.store.mark_held(job.id, job.caller, job.now())
+        return
     except StateConflict as conflict:
         current = conflict.job
         if current.phase in (Phase.QUEUED, Phase.EXECUTING):

@@ -5,6 +5,6 @@ turns job records into items and back.
 """
 
 from .items import item_from_job, stamp, unstamp
-from .jobstore import JobStore, StateConflict
+from .jobstore import JobStore, QuotaReached, StateConflict
 
-__all__ = ["JobStore", "StateConflict", "item_from_job", "stamp", "unstamp"]
+__all__ = ["JobStore", "QuotaReached", "StateConflict", "item_from_job", "stamp", "unstamp"]

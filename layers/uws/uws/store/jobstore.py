@@ -6,100 +6,81 @@ The store offers the reads and the named transitions of a job's life (``mark_que
 condition says what it needs (the job exists, is not past its destruction time, is visible
 to the caller, is in a phase the transition starts from, and anything particular to it);
 when it fails, DynamoDB hands back the old item (``ReturnValuesOnConditionCheckFailure``) and
-:func:`_explain` tells the caller why, without a second read: NotFound or Forbidden as a
-read would, or :class:`StateConflict` with the job as it is. Two Lambdas changing one job
+:func:`.writes.refusal` tells the caller why, without a second read: NotFound or Forbidden as
+a read would, or :class:`StateConflict` with the job as it is. Two Lambdas changing one job
 at once therefore never lose an update.
+
+With a quota (``active_limit``), a job's place in its owner's quota is taken and given back
+in the same transaction as the phase change that needs it (:mod:`.quota`); a deployment
+without one never pays for a transaction.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from .. import aws
-from ..errors import Forbidden, NotFound
-from ..job import SYSTEM, Caller, ErrorSummary, Job, JobRef, Result, Upload
+from ..job import SYSTEM, Caller, ErrorSummary, Job, Result, Upload
 from ..phases import EXECUTION_DURATION_CHANGEABLE, PARAMETERS_CHANGEABLE, Phase, sources
+from .indexes import JobIndexes
 from .items import (
-    SHARDS,
     deserialize,
     item_from_job,
     job_from_item,
     owner_key,
-    plain,
-    ref_from_item,
     result_value,
-    serialize,
     shard,
     stamp,
     summary_value,
     upload_from_value,
     upload_value,
 )
+from .quota import HOLDS_PLACE, give_back, take_place
+from .writes import (
+    Cancelled,
+    Change,
+    Expression,
+    StateConflict,
+    access_condition,
+    explain,
+    refusal,
+    refused_item,
+    transact,
+    update_request,
+)
 
-_OWNER_INDEX = "byOwner"
-_DESTRUCTION_INDEX = "byDestruction"
-_DEADLINE_INDEX = "byDeadline"
 _NO_DEADLINE = ("deadline", "deadlineShard")  # removed when a job leaves QUEUED/EXECUTING
+_NOT_HOLDING = Change(condition=f"attribute_not_exists({HOLDS_PLACE})")
+_HOLDING = Change(condition=f"attribute_exists({HOLDS_PLACE})", remove=(HOLDS_PLACE,))
 
 
-class StateConflict(Exception):
-    """The job is there and the caller may touch it, but the transition's condition failed
-    (its phase, or the particular rule): ``job`` is the job as it is."""
-
-    def __init__(self, job: Job) -> None:
-        super().__init__(job.phase)
-        self.job = job
+class QuotaReached(Exception):
+    """RUN found the owner's QUEUED and EXECUTING jobs at the deployment's limit."""
 
 
-@dataclass
-class _Change:
-    """One conditional write: attributes to set and remove, and what must hold before."""
-
-    set: dict[str, Any] = field(default_factory=dict)
-    remove: tuple[str, ...] = ()
-    phases: Iterable[Phase] | None = None  # the job must be in one of these
-    condition: str | None = None  # more, with #names and :values from the two dicts below
-    names: dict[str, str] = field(default_factory=dict)
-    values: dict[str, Any] = field(default_factory=dict)
-
-
-class _Expression:
-    """Collects placeholders so that attribute names never clash with reserved words."""
-
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}
-        self.values: dict[str, Any] = {}
-
-    def name(self, path: str) -> str:
-        parts = []
-        for part in path.split("."):
-            placeholder = f"#n{len(self.names)}"
-            self.names[placeholder] = part
-            parts.append(placeholder)
-        return ".".join(parts)
-
-    def value(self, python_value: Any) -> str:
-        placeholder = f":v{len(self.values)}"
-        self.values[placeholder] = serialize(python_value)
-        return placeholder
-
-    def request(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.names:
-            out["ExpressionAttributeNames"] = self.names
-        if self.values:
-            out["ExpressionAttributeValues"] = self.values
-        return out
+def _also(change: Change, more: Change) -> Change:
+    """``change`` with ``more``'s condition and removals as well."""
+    conditions = [c for c in (change.condition, more.condition) if c]
+    return dataclasses.replace(
+        change,
+        remove=change.remove + more.remove,
+        condition=" AND ".join(f"({c})" for c in conditions)
+        if len(conditions) > 1
+        else next(iter(conditions), None),  # DynamoDB refuses redundant parentheses
+        names={**change.names, **more.names},
+        values={**change.values, **more.values},
+    )
 
 
-class JobStore:
-    def __init__(self, table: str) -> None:
+class JobStore(JobIndexes):
+    def __init__(self, table: str, active_limit: int = 0) -> None:
         self.table = table
+        self.active_limit = active_limit  # QUEUED + EXECUTING jobs per owner; 0: no limit
 
     @property
     def _db(self) -> Any:
@@ -119,136 +100,98 @@ class JobStore:
     def load(self, job_id: str, caller: Caller, now: datetime.datetime) -> Job:
         """The job if the caller may see it; NotFound or Forbidden otherwise."""
         job = self.get(job_id)
-        _explain(job, caller, now)
+        explain(job, caller, now)
         assert job is not None
         return job
-
-    def list_for(
-        self,
-        caller: Caller,
-        now: datetime.datetime,
-        limit: int,
-        phases: frozenset[Phase] | None = None,
-        after: datetime.datetime | None = None,
-        older_than: JobRef | None = None,
-    ) -> tuple[list[JobRef], bool]:
-        """Up to ``limit`` of the caller's jobs, newest first (older than ``older_than`` when
-        paging on), from the owner index, and whether more follow: reads grow with the
-        answer, never with the jobs stored."""
-        expr = _Expression()
-        key = f"{expr.name('ownerKey')} = {expr.value(owner_key(caller.owner))}"
-        if after is not None:
-            key += f" AND {expr.name('creationTime')} > {expr.value(stamp(after))}"
-        filters = [f"{expr.name('destruction')} > {expr.value(stamp(now))}"]
-        if phases:
-            options = ", ".join(expr.value(str(p)) for p in sorted(phases))
-            filters.append(f"{expr.name('phase')} IN ({options})")
-        wanted = limit + 1  # one more tells whether another page follows
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": _OWNER_INDEX,
-            "KeyConditionExpression": key,
-            "FilterExpression": " AND ".join(filters),
-            "ScanIndexForward": False,
-            # DynamoDB applies Limit before the filter: with a PHASE filter, pages of `wanted`
-            # could take a round trip per few jobs, so read larger pages then.
-            "Limit": max(wanted, 100) if phases else wanted,
-            **expr.request(),
-        }
-        if older_than is not None:
-            request["ExclusiveStartKey"] = {
-                "jobId": {"S": older_than.job_id},
-                "ownerKey": {"S": owner_key(caller.owner)},
-                "creationTime": {"S": stamp(older_than.creation_time)},
-            }
-        refs: list[JobRef] = []
-        while True:
-            with aws.translated_errors():
-                page = self._db.query(**request)
-            refs.extend(ref_from_item(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page or len(refs) >= wanted:
-                break
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return refs[:limit], len(refs) > limit
-
-    def expired(self, now: datetime.datetime, limit: int) -> Iterator[str]:
-        """Ids of jobs whose destruction time is at or before ``now``, from the destruction
-        index's shards: what is read grows with what is due, never with the jobs stored."""
-        for entry in self._due(_DESTRUCTION_INDEX, "destructionShard", "destruction", now, limit):
-            yield entry["jobId"]
-
-    def overdue(self, cut: datetime.datetime, limit: int) -> Iterator[tuple[str, Phase]]:
-        """(id, phase) of QUEUED or EXECUTING jobs whose deadline is at or before ``cut``,
-        from the sparse deadline index (only such jobs have a deadline)."""
-        for entry in self._due(_DEADLINE_INDEX, "deadlineShard", "deadline", cut, limit):
-            yield entry["jobId"], Phase(entry["phase"])
-
-    def _due(
-        self, index: str, shard_key: str, time_key: str, now: datetime.datetime, limit: int
-    ) -> Iterator[dict[str, Any]]:
-        found = 0
-        for number in range(SHARDS):
-            request: dict[str, Any] = {
-                "TableName": self.table,
-                "IndexName": index,
-                "KeyConditionExpression": "#s = :s AND #t <= :now",
-                "ExpressionAttributeNames": {"#s": shard_key, "#t": time_key},
-                "ExpressionAttributeValues": {":s": {"S": str(number)}, ":now": {"S": stamp(now)}},
-            }
-            while found < limit:
-                request["Limit"] = limit - found
-                with aws.translated_errors():
-                    page = self._db.query(**request)
-                for item in page.get("Items", []):
-                    found += 1
-                    yield {k: deserialize(v) for k, v in item.items()}
-                if "LastEvaluatedKey" not in page:
-                    break
-                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # ---- creation and deletion -------------------------------------------------------------
 
     def create(self, job: Job) -> None:
-        """Store a new job (PENDING, or QUEUED with its queue deadline)."""
+        """Store a new job (PENDING, or QUEUED with its queue deadline). A QUEUED job takes a
+        place in its owner's quota in the same transaction; QuotaReached if there is none."""
         item = item_from_job(job)
+        if job.phase == Phase.QUEUED and self.active_limit:
+            item[HOLDS_PLACE] = {"BOOL": True}
+            put = {"TableName": self.table, "Item": item,
+                   "ConditionExpression": "attribute_not_exists(jobId)"}  # fmt: skip
+            place = take_place(self.table, item["ownerKey"]["S"], job.job_id, self.active_limit)
+            try:
+                transact(self._db, [{"Put": put}, place])
+            except Cancelled:
+                raise QuotaReached from None  # a new id cannot clash: it was the quota
+            return
         with aws.translated_errors():
             self._db.put_item(
                 TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(jobId)"
             )
 
     def delete(self, job_id: str, caller: Caller, now: datetime.datetime) -> Job:
-        """Delete the item in one conditional write; return what was deleted."""
-        expr = _Expression()
+        """Delete the item in one conditional write; return what was deleted. A job holding a
+        place in its owner's quota gives it back in the same transaction."""
+        expr = Expression()
+        condition = access_condition(expr, caller, now)
         try:
             with aws.translated_errors():
                 response = self._db.delete_item(
                     TableName=self.table,
                     Key={"jobId": {"S": job_id}},
-                    ConditionExpression=_access_condition(expr, caller, now),
+                    ConditionExpression=f"({condition}) AND attribute_not_exists({HOLDS_PLACE})",
                     ReturnValues="ALL_OLD",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                     **expr.request(),
                 )
         except ClientError as error:
-            raise _conflict(error, caller, now) from None
+            item = refused_item(error)
+            if item is None or HOLDS_PLACE not in item:
+                raise refusal(item, caller, now) from None
+            explain(job_from_item(item), caller, now)
+            try:
+                self._delete_holding(item, f"{condition} AND {expr.name('version')} = :seen", expr)
+            except Cancelled:  # changed since: the worker ended it, say; start again
+                return self.delete(job_id, caller, now)
+            return job_from_item(item)
         return job_from_item(response["Attributes"])
 
     def destroy_expired(self, job_id: str, now: datetime.datetime) -> bool:
         """Delete a job whose destruction time has passed; False if it is gone or was extended."""
+        condition = "#d <= :now"
+        names, values = {"#d": "destruction"}, {":now": {"S": stamp(now)}}
         try:
             with aws.translated_errors():
                 self._db.delete_item(
                     TableName=self.table,
                     Key={"jobId": {"S": job_id}},
-                    ConditionExpression="#d <= :now",
-                    ExpressionAttributeNames={"#d": "destruction"},
-                    ExpressionAttributeValues={":now": {"S": stamp(now)}},
+                    ConditionExpression=f"{condition} AND attribute_not_exists({HOLDS_PLACE})",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            item = refused_item(error)
+            if item is None or HOLDS_PLACE not in item or item["destruction"]["S"] > stamp(now):
                 return False
-            raise
+            expr = Expression()
+            expr.names.update(names)
+            expr.values.update(values)
+            try:
+                self._delete_holding(item, f"{condition} AND {expr.name('version')} = :seen", expr)
+            except Cancelled:
+                return False
         return True
+
+    def _delete_holding(self, item: dict[str, Any], condition: str, expr: Expression) -> None:
+        """Delete ``item`` (unchanged since it was read: same version) and give its place back."""
+        expr.values[":seen"] = item["version"]
+        delete = {
+            "TableName": self.table,
+            "Key": {"jobId": item["jobId"]},
+            "ConditionExpression": condition,
+            **expr.request(),
+        }
+        job_id = item["jobId"]["S"]
+        transact(
+            self._db, [{"Delete": delete}, give_back(self.table, item["ownerKey"]["S"], job_id)]
+        )
 
     # ---- what clients change ---------------------------------------------------------------
 
@@ -256,9 +199,11 @@ class JobStore:
         self, job_id: str, caller: Caller, now: datetime.datetime, deadline: datetime.datetime,
         required: Iterable[str] = (),
     ) -> Job:  # fmt: skip
-        """PENDING → QUEUED, if every ``required`` parameter has a value; ``deadline`` (by
-        which a worker must take the job up) goes into the deadline index."""
-        change = _Change(
+        """PENDING or HELD → QUEUED, if every ``required`` parameter has a value; ``deadline``
+        (by which a worker must take the job up) goes into the deadline index. With a quota,
+        the job takes a place in its owner's in the same transaction (QuotaReached if none is
+        free; the job is then unchanged)."""
+        change = Change(
             set={"phase": Phase.QUEUED, "deadline": deadline, "deadlineShard": shard(job_id)},
             phases=sources(Phase.QUEUED),
         )
@@ -269,26 +214,52 @@ class JobStore:
             change.condition = " AND ".join(
                 f"attribute_exists(#params.#req{i})" for i in range(len(names))
             )
-        return self._update(job_id, caller, now, change)
+        if not self.active_limit:
+            return self._update(job_id, caller, now, change)
+        change.set[HOLDS_PLACE] = True
+        key = owner_key(caller.owner)
+        for _ in range(2):  # the caller's quota; an anonymous job's, if it was one
+            owned = Change(condition="#ownerKey = :ownerKey", names={"#ownerKey": "ownerKey"},
+                           values={":ownerKey": key})  # fmt: skip
+            update = update_request(self.table, job_id, caller, now, _also(change, owned))
+            place = take_place(self.table, key, job_id, self.active_limit)
+            try:
+                transact(self._db, [{"Update": update}, place])
+            except Cancelled as cancelled:
+                item = cancelled.items[0]
+                if item is None:
+                    raise QuotaReached from None
+                if item.get("ownerKey", {}).get("S", key) != key:
+                    key = item["ownerKey"]["S"]
+                    continue
+                raise refusal(item, caller, now) from None
+            break
+        return self.load(job_id, caller, now)  # a transaction returns no item
 
-    def unqueue(self, job_id: str, caller: Caller, now: datetime.datetime) -> Job:
+    def mark_held(self, job_id: str, caller: Caller, now: datetime.datetime) -> Job:
+        """PENDING → HELD: RUN found no free place in the owner's quota (UWS 1.1: the client
+        sends RUN again later)."""
+        return self._update(job_id, caller, now, Change(set={"phase": Phase.HELD},
+                                                        phases=sources(Phase.HELD)))  # fmt: skip
+
+    def unqueue(self, job_id: str, caller: Caller, now: datetime.datetime) -> None:
         """QUEUED → PENDING: the run request could not be handed to the worker."""
-        change = _Change(set={"phase": Phase.PENDING}, remove=_NO_DEADLINE, phases={Phase.QUEUED})
-        return self._update(job_id, caller, now, change)
+        change = Change(set={"phase": Phase.PENDING}, remove=_NO_DEADLINE, phases={Phase.QUEUED})
+        self._leave_active(job_id, caller, now, change)
 
-    def mark_aborted(self, job_id: str, caller: Caller, now: datetime.datetime) -> Job:
+    def mark_aborted(self, job_id: str, caller: Caller, now: datetime.datetime) -> None:
         """Any active phase → ABORTED; a running worker sees it at its next check."""
-        change = _Change(
+        change = Change(
             set={"phase": Phase.ABORTED, "endTime": now},
             remove=_NO_DEADLINE,
             phases=sources(Phase.ABORTED),
         )
-        return self._update(job_id, caller, now, change)
+        self._leave_active(job_id, caller, now, change)
 
     def set_execution_duration(
         self, job_id: str, caller: Caller, now: datetime.datetime, seconds: int
     ) -> Job:
-        change = _Change(set={"executionDuration": seconds}, phases=EXECUTION_DURATION_CHANGEABLE)
+        change = Change(set={"executionDuration": seconds}, phases=EXECUTION_DURATION_CHANGEABLE)
         return self._update(job_id, caller, now, change)
 
     def set_destruction(
@@ -297,7 +268,7 @@ class JobStore:
     ) -> Job:  # fmt: skip
         """Set the destruction time, in any phase; with ``latest_after_creation``, only if
         ``when`` is at most that long after the job's creation (StateConflict otherwise)."""
-        change = _Change(set={"destruction": when})
+        change = Change(set={"destruction": when})
         if latest_after_creation is not None:
             try:
                 earliest_creation = when - latest_after_creation
@@ -315,7 +286,7 @@ class JobStore:
         """Set (replace) parameters and uploaded files, and the runId, while PENDING; return
         the uploads this write replaced (as the write found them, so that two writes at once
         each learn exactly what they displaced)."""
-        change = _Change(phases=PARAMETERS_CHANGEABLE)
+        change = Change(phases=PARAMETERS_CHANGEABLE)
         change.set.update({f"parameters.{name}": values for name, values in parameters.items()})
         change.set.update({f"uploads.{name}": upload_value(u) for name, u in uploads.items()})
         if run_id is not None:
@@ -330,7 +301,7 @@ class JobStore:
         which must still be the job's) in the deadline index; a redelivered message, one for
         an aborted job, or a duration changed meanwhile fails here (StateConflict)."""
         deadline = now + datetime.timedelta(seconds=execution_duration)
-        change = _Change(
+        change = Change(
             set={"phase": Phase.EXECUTING, "startTime": now, "deadline": deadline,
                  "deadlineShard": shard(job_id), "jobInfo": {}},
             phases={Phase.QUEUED}, condition="#duration = :duration",
@@ -340,47 +311,45 @@ class JobStore:
 
     def record_progress(self, job_id: str, now: datetime.datetime, info: dict[str, str]) -> None:
         """Add to the jobInfo of an executing job."""
-        change = _Change(set={f"jobInfo.{k}": v for k, v in info.items()}, phases={Phase.EXECUTING})
+        change = Change(set={f"jobInfo.{k}": v for k, v in info.items()}, phases={Phase.EXECUTING})
         self._update(job_id, SYSTEM, now, change)
 
     def record_results(self, job_id: str, now: datetime.datetime, results: list[Result]) -> None:
         """The result list of an executing job, as it is now."""
         listed = [result_value(r) for r in results]
-        self._update(
-            job_id, SYSTEM, now, _Change(set={"results": listed}, phases={Phase.EXECUTING})
-        )
+        self._update(job_id, SYSTEM, now, Change(set={"results": listed}, phases={Phase.EXECUTING}))
 
-    def mark_completed(self, job_id: str, now: datetime.datetime) -> Job:
-        return self._end(job_id, now, Phase.COMPLETED, {})
+    def mark_completed(self, job_id: str, now: datetime.datetime) -> None:
+        self._end(job_id, now, Phase.COMPLETED, {})
 
     def mark_failed(
         self, job_id: str, now: datetime.datetime, summary: ErrorSummary,
         dropping_progress: bool = False,
-    ) -> Job:  # fmt: skip
+    ) -> None:  # fmt: skip
         """EXECUTING → ERROR with the summary; with ``dropping_progress`` the job's jobInfo
         goes too (to make room in the item)."""
         values: dict[str, Any] = {"errorSummary": summary_value(summary)}
         if dropping_progress:
             values["jobInfo"] = {}
-        return self._end(job_id, now, Phase.ERROR, values)
+        self._end(job_id, now, Phase.ERROR, values)
 
     def _end(
         self, job_id: str, now: datetime.datetime, phase: Phase, values: dict[str, Any]
-    ) -> Job:
-        change = _Change(
+    ) -> None:
+        change = Change(
             set={"phase": phase, "endTime": now, **values},
             remove=_NO_DEADLINE,
             phases={Phase.EXECUTING},
         )
-        return self._update(job_id, SYSTEM, now, change)
+        self._leave_active(job_id, SYSTEM, now, change)
 
     def end_overdue(
         self, job_id: str, phase: Phase, now: datetime.datetime, cut: datetime.datetime,
         message: str,
-    ) -> Job:  # fmt: skip
+    ) -> None:  # fmt: skip
         """QUEUED or EXECUTING → ERROR for a job still in ``phase`` whose deadline is at or
         before ``cut`` (a client or the worker may have moved it on meanwhile)."""
-        change = _Change(
+        change = Change(
             set={"phase": Phase.ERROR, "endTime": now,
                  "errorSummary": summary_value(ErrorSummary(message))},
             remove=_NO_DEADLINE,
@@ -389,10 +358,29 @@ class JobStore:
             names={"#deadline": "deadline"},
             values={":cut": cut},
         )  # fmt: skip
-        return self._update(job_id, SYSTEM, now, change)
+        self._leave_active(job_id, SYSTEM, now, change)
+
+    def _leave_active(
+        self, job_id: str, caller: Caller, now: datetime.datetime, change: Change
+    ) -> None:
+        """A change that ends a job's time in QUEUED or EXECUTING: one conditional write, or,
+        for a job holding a place in its owner's quota, the change and the place's return in
+        one transaction. (Without a quota no job holds one, and the first write is all.)"""
+        try:
+            self._update(job_id, caller, now, _also(change, _NOT_HOLDING))
+            return
+        except StateConflict as conflict:
+            if not conflict.job.holds_place:
+                raise
+            key = owner_key(conflict.job.owner)
+        update = update_request(self.table, job_id, caller, now, _also(change, _HOLDING))
+        try:
+            transact(self._db, [{"Update": update}, give_back(self.table, key, job_id)])
+        except Cancelled as cancelled:
+            raise refusal(cancelled.items[0], caller, now) from None
 
     def _update(
-        self, job_id: str, caller: Caller, now: datetime.datetime, change: _Change,
+        self, job_id: str, caller: Caller, now: datetime.datetime, change: Change,
         returning: str = "ALL_NEW",
     ) -> Any:  # fmt: skip
         """Apply ``change`` in one conditional write; return the job as it is afterwards (or,
@@ -401,70 +389,13 @@ class JobStore:
         Raises NotFound or Forbidden as :meth:`load` would, and StateConflict (with the
         unchanged job) when the change's own condition does not hold.
         """
-        expr = _Expression()
-        assignments = [f"{expr.name(k)} = {expr.value(plain(v))}" for k, v in change.set.items()]
-        version = expr.name("version")
-        assignments.append(f"{version} = {version} + {expr.value(1)}")
-        update = "SET " + ", ".join(assignments)
-        if change.remove:
-            update += " REMOVE " + ", ".join(expr.name(k) for k in change.remove)
-        conditions = [_access_condition(expr, caller, now)]
-        if change.phases is not None:
-            options = ", ".join(expr.value(str(p)) for p in sorted(change.phases))
-            conditions.append(f"{expr.name('phase')} IN ({options})")
-        if change.condition:
-            conditions.append(change.condition)
-        expr.names.update(change.names)
-        expr.values.update({k: serialize(plain(v)) for k, v in change.values.items()})
+        request = update_request(self.table, job_id, caller, now, change)
         try:
             with aws.translated_errors():
-                response = self._db.update_item(
-                    TableName=self.table,
-                    Key={"jobId": {"S": job_id}},
-                    UpdateExpression=update,
-                    ConditionExpression=" AND ".join(f"({c})" for c in conditions),
-                    ReturnValues=returning,
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                    **expr.request(),
-                )
+                response = self._db.update_item(**request, ReturnValues=returning)
         except ClientError as error:
-            raise _conflict(error, caller, now) from None
+            raise refusal(refused_item(error), caller, now) from None
         attributes = response.get("Attributes", {})
         if returning != "ALL_NEW":
             return {k: deserialize(v) for k, v in attributes.items()}
         return job_from_item(attributes)
-
-
-def _access_condition(expr: _Expression, caller: Caller, now: datetime.datetime) -> str:
-    """The job exists, is not past its destruction, and the caller may touch it."""
-    alive = (
-        f"attribute_exists({expr.name('jobId')})"
-        f" AND {expr.name('destruction')} > {expr.value(stamp(now))}"
-    )
-    if caller.system:
-        return alive
-    owner = expr.name("owner")
-    visible = f"attribute_not_exists({owner})"
-    if caller.owner is not None:
-        visible += f" OR {owner} = {expr.value(caller.owner)}"
-    return f"{alive} AND ({visible})"
-
-
-def _explain(job: Job | None, caller: Caller, now: datetime.datetime) -> None:
-    """Raise what a caller asking for ``job`` must hear, if it may not have it."""
-    if job is None or job.is_destroyed(now):
-        raise NotFound(
-            "No such job: it never existed, was deleted or is past its destruction time."
-        )
-    if job.owner is not None and job.owner != caller.owner and not caller.system:
-        raise Forbidden("This job belongs to another owner.")
-
-
-def _conflict(error: ClientError, caller: Caller, now: datetime.datetime) -> Exception:
-    if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-        return error
-    item = error.response.get("Item")
-    job = None if item is None else job_from_item(item)
-    _explain(job, caller, now)
-    assert job is not None
-    return StateConflict(job)
