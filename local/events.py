@@ -188,6 +188,22 @@ def sqs_event(queue_url: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def stream_event(records: list[dict[str, Any]], stream_arn: str) -> dict[str, Any]:
+    """What Lambda's DynamoDB event source sends: the stream's records as GetRecords gives
+    them, times in epoch seconds, each naming the stream."""
+    converted = []
+    for record in records:
+        change = dict(record["dynamodb"])
+        created = change.get("ApproximateCreationDateTime")
+        if hasattr(created, "timestamp"):
+            change["ApproximateCreationDateTime"] = int(created.timestamp())
+        converted.append(
+            {**record, "dynamodb": change, "eventSource": "aws:dynamodb",
+             "awsRegion": REGION, "eventSourceARN": stream_arn}
+        )  # fmt: skip
+    return {"Records": converted}
+
+
 def scheduled_event() -> dict[str, Any]:
     return {
         "version": "0",

@@ -112,7 +112,39 @@ def reaper_event() -> dict:
             "time": "2026-11-23T19:00:00Z"}  # fmt: skip
 
 
-OTHER_EVENTS = {"worker-sqs": worker_event, "reaper-scheduled": reaper_event}
+def stream_event() -> dict:
+    """What the job table's stream hands EventsFunction: the sample job completing."""
+    from .events import stream_event as as_lambda_sends
+
+    def image(phase: str) -> dict:
+        return {"jobId": {"S": JOB}, "phase": {"S": phase}, "ownerKey": {"S": "anonymous"},
+                "jobType": {"S": "demo"}, "runId": {"S": "sample-run"}}  # fmt: skip
+
+    record = {
+        "eventID": "c81e728d9d4c2f636f067f89cc14862c",
+        "eventName": "MODIFY",
+        "eventVersion": "1.1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1795460400,
+            "Keys": {"jobId": {"S": JOB}},
+            "OldImage": image("EXECUTING"),
+            "NewImage": image("COMPLETED"),
+            "SequenceNumber": "111100000000001234567890",
+            "SizeBytes": 180,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
+    }
+    arn = (
+        "arn:aws:dynamodb:eu-west-1:123456789012:table/uws-JobsTable/stream/2026-11-24T00:00:00.000"
+    )
+    return as_lambda_sends([record], arn)
+
+
+OTHER_EVENTS = {
+    "worker-sqs": worker_event,
+    "reaper-scheduled": reaper_event,
+    "events-stream": stream_event,
+}
 
 
 def main() -> None:

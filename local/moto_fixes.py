@@ -12,11 +12,11 @@
    (``SerializationException``), which moto takes. Refusing it as DynamoDB does keeps
    an unclamped ``LAST`` from passing here and failing on AWS.
 
-4. IAM authorizes DynamoDB and SQS actions against the table, index or queue ARN (Service
-   Authorization Reference), and S3's DeleteObjects against each object; moto checks the
-   former against "*" and the latter against the bucket, so least-privilege policies that
-   name their table or key prefix would be refused. Naming the resources as IAM does lets
-   moto enforce the functions' real policies (local.iam).
+4. IAM authorizes DynamoDB, SQS and EventBridge actions against the table, index, queue or
+   event bus ARN (Service Authorization Reference), and S3's DeleteObjects against each
+   object; moto checks the former against "*" and the latter against the bucket, so
+   least-privilege policies that name their table or key prefix would be refused. Naming
+   the resources as IAM does lets moto enforce the functions' real policies (local.iam).
 
 5. Speed, not behaviour: moto 5.2 renders every DynamoDB reply through its model-driven
    serializer, about 150 attribute look-ups for a job item and most of a GetItem's time (under
@@ -31,7 +31,14 @@
    IAM with DynamoDB transactions"); moto asks for a "dynamodb:TransactWriteItems" that no
    policy names. Authorizing item by item lets moto enforce the real policies there too.
 
-Fixes 1 to 4 and 6 are for the local runtime and the tests, so that they exercise our
+7. A DynamoDB transaction changes only its items, atomically; moto deep-copies every table it
+   names before each one and, when it is cancelled, puts the copies in place of the tables.
+   That costs a copy of the whole table per transaction (the quota's RUNs, a job's end) and,
+   worse, leaves the table's stream behind: its records after a cancelled transaction never
+   reach a reader. Here a transaction checks every condition first, then applies its items;
+   should an item still fail, the items already changed are put back as they were.
+
+Fixes 1 to 4, 6 and 7 are for the local runtime and the tests, so that they exercise our
 conditional writes rather than moto's shortcuts.
 """
 
@@ -117,6 +124,7 @@ def serialise_dynamodb() -> None:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.responses import DynamoHandler
+    from moto.events.responses import EventsHandler
     from moto.s3.exceptions import BucketAccessDeniedError, S3AccessDeniedError
     from moto.s3.responses import S3Response
     from moto.sqs.responses import SQSResponse
@@ -167,6 +175,15 @@ def serialise_dynamodb() -> None:
             return "*"
         arn = f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{table}"
         return f"{arn}/index/{body['IndexName']}" if body.get("IndexName") else arn
+
+    def event_bus(self: Any) -> str:
+        """PutEvents names a bus per entry; ours all go to one (uws.eventbus)."""
+        body = getattr(self, "body", None) or "{}"
+        entries = (json.loads(body) if isinstance(body, str) else body).get("Entries") or [{}]
+        name = entries[0].get("EventBusName") or "default"
+        return name if name.startswith("arn:") else (
+            f"arn:aws:events:{self.region}:{self.current_account}:event-bus/{name}"
+        )  # fmt: skip
 
     def queue(self: Any) -> str:
         try:
@@ -227,8 +244,75 @@ def serialise_dynamodb() -> None:
     DynamoHandler._authenticate_and_authorize_normal_action = item_by_item  # type: ignore[method-assign]
     DynamoHandler._determine_resource = table_or_index  # type: ignore[attr-defined]
     SQSResponse._determine_resource = queue  # type: ignore[attr-defined]
+    EventsHandler._determine_resource = event_bus  # type: ignore[attr-defined]
     DynamoHandler.query = bounded(DynamoHandler.query)  # type: ignore[method-assign]
     DynamoHandler.scan = bounded(DynamoHandler.scan)  # type: ignore[method-assign]
     DynamoHandler.call_action = serialised  # type: ignore[method-assign]
     DynamoDBBackend.update_item = all_or_nothing  # type: ignore[method-assign]
+    DynamoDBBackend.transact_write_items = _transaction_in_place  # type: ignore[method-assign]
     item_results_as_they_are()
+
+
+def _transaction_in_place(self: Any, transact_items: list[dict[str, Any]]) -> None:
+    """Fix 7: TransactWriteItems on the items it names, not on copies of whole tables."""
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import (
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    steps, errors, seen = [], [], set()
+    for entry in transact_items:
+        if len(entry) > 1:
+            raise TransactWriteSingleOpException
+        kind, op = next(iter(entry.items()))
+        table = self.get_table(op["TableName"])
+        key = op["Key"] if kind != "Put" else {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+        if table.range_key_attr is not None and kind == "Put":
+            key[table.range_key_attr] = op["Item"][table.range_key_attr]
+        marker = (op["TableName"], json.dumps(key, sort_keys=True))
+        if marker in seen:
+            raise MultipleTransactionsException()
+        seen.add(marker)
+        current = self.get_item(op["TableName"], key)
+        condition = op.get("ConditionExpression")
+        error: tuple[Any, Any, Any] = (None, None, None)
+        if condition is not None and not get_filter_expression(
+            condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+        ).expr(current):
+            old = None
+            if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                old = current.to_json()["Attributes"]
+            error = ("ConditionalCheckFailed", "The conditional request failed", old)
+        errors.append(error)
+        steps.append((kind, op, table, key, copy.deepcopy(current)))
+    if any(code is not None for code, _, _ in errors):
+        raise TransactionCanceledException(errors)
+    done = []
+    try:
+        for kind, op, table, key, before in steps:
+            names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            if kind == "Put":
+                self.put_item(op["TableName"], op["Item"])
+            elif kind == "Delete":
+                self.delete_item(op["TableName"], key)
+            elif kind == "Update":
+                self.update_item(
+                    op["TableName"], key, update_expression=op["UpdateExpression"],
+                    expression_attribute_names=names, expression_attribute_values=values,
+                )  # fmt: skip
+            done.append((table, key, before))
+    except Exception:
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        for table, key, before in reversed(done):
+            hash_key = DynamoType(key[table.hash_key_attr])
+            if before is None:
+                table.items.pop(hash_key, None)
+            else:
+                table.items[hash_key] = before
+        raise

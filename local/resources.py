@@ -1,4 +1,5 @@
-"""Create template.yaml's table, bucket and queues in moto (in-process or moto's server).
+"""Create template.yaml's table (and its stream), bucket and queues in moto (in-process or
+moto's server).
 
 The resource definitions are read from the template, never repeated here; only the
 translation from CloudFormation properties to API calls lives in this module.
@@ -30,9 +31,17 @@ def create_all(
     for name, resource in resources_of_type(template, "AWS::DynamoDB::Table").items():
         table = f"{prefix}-{name}"
         props = resource["Properties"]
-        dynamodb.create_table(TableName=table, **{k: props[k] for k in _TABLE_KEYS if k in props})
+        settings = {k: props[k] for k in _TABLE_KEYS if k in props}
+        if "StreamSpecification" in props:  # CloudFormation's form lacks the API's flag
+            settings["StreamSpecification"] = {
+                "StreamEnabled": True,
+                **props["StreamSpecification"],
+            }
+        created = dynamodb.create_table(TableName=table, **settings)["TableDescription"]
         refs[name] = table
         refs[f"{name}.Arn"] = f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{table}"
+        if "LatestStreamArn" in created:
+            refs[f"{name}.StreamArn"] = created["LatestStreamArn"]
     s3 = boto3.client("s3", region_name=region)
     for name, _resource in resources_of_type(template, "AWS::S3::Bucket").items():
         bucket = f"{prefix}-{name}".lower()

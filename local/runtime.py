@@ -20,6 +20,7 @@ import os
 import socket
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,15 @@ from typing import Any
 import boto3
 
 from . import iam, resources
-from .events import REGION, Mount, find_route, rest_event, scheduled_event, sqs_event
+from .events import (
+    REGION,
+    Mount,
+    find_route,
+    rest_event,
+    scheduled_event,
+    sqs_event,
+    stream_event,
+)
 from .lambdas import invoke
 from .moto_fixes import serialise_dynamodb
 from .persist import Snapshot
@@ -43,6 +52,7 @@ API_GATEWAY_MAX_PAYLOAD = 10 * 1024 * 1024
 # Lambda quotas: "Invocation payload (request and response)", 6 MB each for synchronous
 # invocations, counted on the JSON of the event and of the function's response.
 LAMBDA_MAX_PAYLOAD = 6 * 1024 * 1024
+STREAM_POLL_SECONDS = 0.25  # Lambda polls a DynamoDB stream's shards four times a second
 
 
 def over_lambda_payload(document: dict[str, Any], body_length: int) -> bool:
@@ -271,12 +281,10 @@ class LocalDeployment:
 
     # ---- event sources: queues and schedules -----------------------------------------------
 
-    def event_sources(
-        self,
-    ) -> tuple[list[tuple[FunctionSpec, str, int, int]], list[FunctionSpec]]:
+    def event_sources(self) -> tuple[list[Any], list[FunctionSpec], list[Any]]:
         """(function, queue URL, batch size, maximum concurrency) for SQS events; functions
-        with Schedule events."""
-        queues, schedules = [], []
+        with Schedule events; (function, stream ARN, batch size) for DynamoDB stream events."""
+        queues, schedules, streams = [], [], []
         for name, resource in self.template["Resources"].items():
             if resource["Type"] != "AWS::Serverless::Function":
                 continue
@@ -290,10 +298,16 @@ class LocalDeployment:
                     queues.append((self.functions[name], self.refs[queue], batch, cap))
                 elif event["Type"] == "Schedule":
                     schedules.append(self.functions[name])
-        return queues, schedules
+                elif event["Type"] == "DynamoDB":
+                    arn = resolve(event["Properties"]["Stream"], self.refs)
+                    batch = int(event["Properties"].get("BatchSize", 100))
+                    streams.append((self.functions[name], arn, batch))
+        return queues, schedules, streams
 
     def start_event_sources(self, workers: int = 4, reaper_every: float = 60.0) -> None:
-        queues, schedules = self.event_sources()
+        queues, schedules, streams = self.event_sources()
+        for spec, arn, batch in streams:
+            self._spawn(spec.name, self._poll_stream, spec, arn, batch)
         for spec, queue_url, batch, cap in queues:
             # Lambda's event source runs at most MaximumConcurrency invocations at once.
             for index in range(min(workers, cap)):
@@ -324,12 +338,64 @@ class LocalDeployment:
             if messages:
                 deliver(spec, queue_url, messages, sqs)
 
+    def _poll_stream(self, spec: FunctionSpec, stream_arn: str, batch: int) -> None:
+        """Lambda's DynamoDB stream event source mapping, from the latest record on: invoke
+        with each batch, in order; a failed batch is tried again, at most ten times."""
+        reader = StreamReader(stream_arn)
+        while not self._stopping.wait(STREAM_POLL_SECONDS):
+            try:
+                records = reader.read(batch)
+            except Exception:
+                if self._stopping.is_set():
+                    return
+                continue
+            for _ in range(10):
+                if not records:
+                    break
+                try:
+                    invoke(spec, stream_event(records, stream_arn))
+                    break
+                except Exception:  # EventBridge refused: as Lambda, try the batch again
+                    traceback.print_exc()
+                    if self._stopping.wait(0.2):
+                        return
+
     def _every(self, spec: FunctionSpec, seconds: float) -> None:
         while not self._stopping.wait(seconds):
             try:
                 invoke(spec, scheduled_event())
             except Exception:  # the next tick tries again, as EventBridge would
                 continue
+
+
+class StreamReader:
+    """Reads one DynamoDB stream, shard by shard, in order: from its newest record on (as a
+    mapping with StartingPosition LATEST), or from its oldest (TRIM_HORIZON)."""
+
+    def __init__(self, stream_arn: str, start: str = "LATEST") -> None:
+        from botocore.config import Config
+
+        # botocore sends streams calls to an account-based endpoint moto does not serve
+        config = Config(account_id_endpoint_mode="disabled")
+        self.streams = boto3.client("dynamodbstreams", region_name=REGION, config=config)
+        self.arn = stream_arn
+        self.iterators: dict[str, str | None] = {}
+        for shard in self.streams.describe_stream(StreamArn=stream_arn)["StreamDescription"][
+            "Shards"
+        ]:
+            self.iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
+                StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType=start
+            )["ShardIterator"]
+
+    def read(self, limit: int) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
+        for shard, iterator in self.iterators.items():
+            if iterator is None or len(records) >= limit:
+                continue
+            page = self.streams.get_records(ShardIterator=iterator, Limit=limit - len(records))
+            records.extend(page.get("Records", []))
+            self.iterators[shard] = page.get("NextShardIterator")
+        return records
 
 
 def deliver(spec: FunctionSpec, queue_url: str, messages: list[dict], sqs: Any) -> None:

@@ -115,6 +115,8 @@ def main(argv: list[str] | None = None) -> None:
         if error.errno != errno.EADDRINUSE:
             raise
         sys.exit(f"Port {args.port} is in use (another make serve?); try PORT={args.port + 1}.")
+    # The events function's JOB_URL_BASE (the template gives it the API's URL)
+    os.environ["JOB_URL_BASE"] = f"http://127.0.0.1:{server.server_address[1]}"
     enforce_iam = os.environ.get("ENFORCE_IAM", "") not in ("", "0")
     keep_in = Path(args.keep_in) if args.keep_in else None
     deployment = LocalDeployment().start(

@@ -85,6 +85,21 @@ class Api(ApiClient):
             delivered.extend(got)
         return delivered
 
+    def announce(self) -> int:
+        """Deliver the job table's stream, as far as it goes, to the events function."""
+        from local.events import stream_event
+        from local.runtime import StreamReader
+
+        arn = self.refs["JobsTable.StreamArn"]
+        if not hasattr(self, "_stream"):
+            self._stream = StreamReader(arn, start="TRIM_HORIZON")
+        published = 0
+        while records := self._stream.read(100):
+            published += self.call_function("EventsFunction", stream_event(records, arn))[
+                "published"
+            ]
+        return published
+
     def sweep(self) -> dict[str, int]:
         from local.events import scheduled_event
 
@@ -120,7 +135,8 @@ class Api(ApiClient):
 @pytest.fixture
 def aws() -> Iterator[dict[str, str]]:
     """moto in-process with template.yaml's resources; the functions' environment set."""
-    with in_process_aws(env={"POWERTOOLS_LOG_LEVEL": "WARNING"}, enforce_iam=True) as refs:
+    env = {"POWERTOOLS_LOG_LEVEL": "WARNING", "JOB_URL_BASE": BASE}
+    with in_process_aws(env=env, enforce_iam=True) as refs:
         yield refs
 
 

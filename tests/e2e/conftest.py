@@ -39,18 +39,21 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(*overrides: str, keep_in: Path | None = None) -> Iterator[Server]:
-    """`make serve` on a free port; jobs kept in ``keep_in`` (default: a new directory)."""
+def running_server(
+    *overrides: str, keep_in: Path | None = None, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """`make serve` on a free port; jobs kept in ``keep_in`` (default: a new directory);
+    ``env`` adds to its environment (LOG_LEVEL …)."""
     if keep_in is None:
         with (
             tempfile.TemporaryDirectory(prefix="uws-kept-") as fresh,
-            running_server(*overrides, keep_in=Path(fresh)) as server,
+            running_server(*overrides, keep_in=Path(fresh), env=env) as server,
         ):
             yield server
         return
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(REAPER_EVERY="1", PYTHONUNBUFFERED="1", ENFORCE_IAM="1")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    environment.update(REAPER_EVERY="1", PYTHONUNBUFFERED="1", ENFORCE_IAM="1", **(env or {}))
     process = subprocess.Popen(
         [
             sys.executable,
@@ -65,7 +68,7 @@ def running_server(*overrides: str, keep_in: Path | None = None) -> Iterator[Ser
             *overrides,
         ],
         cwd=ROOT,
-        env=env,
+        env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -48,6 +48,11 @@ def test_worker_event_runs_the_queued_job(api):
     assert api.item(JOB)["phase"]["S"] == "COMPLETED"
 
 
+def test_stream_event_publishes_the_phase_change(api):
+    event = json.loads((EVENTS / "events-stream.json").read_text())
+    assert invoke(api.functions["EventsFunction"], event) == {"published": 1}
+
+
 def test_reaper_event_sweeps(api):
     seed_sample_job("PENDING")
     set_item(api, JOB, destruction="2001-01-01T00:00:00.000000Z")

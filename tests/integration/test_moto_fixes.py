@@ -1,5 +1,5 @@
-"""local.moto_fixes fix 5: DynamoDB item replies dumped as they are read, to a client, exactly
-as moto's own serializer renders them."""
+"""local.moto_fixes: fix 5, DynamoDB item replies dumped as they are read, to a client exactly
+as moto's own serializer renders them; fix 7, transactions on their items only."""
 
 from __future__ import annotations
 
@@ -88,3 +88,37 @@ def test_fast_rendering_equals_moto_serializer() -> None:
     assert replies() == by_serializer
     assert by_serializer[1]["Item"]["b"] == {"B": b"\x00\x01\xff"}
     assert "Item" not in by_serializer[2]
+
+
+def test_transactions_change_their_items_only_and_keep_the_stream(api) -> None:
+    """Fix 7: a cancelled transaction changes nothing and the table's stream flows on; a
+    transaction that passes writes each item once (one stream record each)."""
+    from botocore.exceptions import ClientError
+
+    from local.runtime import StreamReader
+
+    table, ddb = api.refs["JobsTable"], boto3.client("dynamodb")
+    reader = StreamReader(api.refs["JobsTable.StreamArn"], start="TRIM_HORIZON")
+    for key in "ab":
+        ddb.put_item(TableName=table, Item={"jobId": {"S": key}, "n": {"N": "0"}})
+
+    def bump(key: str, condition: str | None = None) -> dict[str, Any]:
+        update = {"TableName": table, "Key": {"jobId": {"S": key}},
+                  "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}  # fmt: skip
+        if condition:
+            update.update(
+                ConditionExpression=condition, ReturnValuesOnConditionCheckFailure="ALL_OLD"
+            )
+        return {"Update": update}
+
+    ddb.transact_write_items(TransactItems=[bump("a"), bump("b")])
+    with pytest.raises(ClientError) as cancelled:
+        ddb.transact_write_items(TransactItems=[bump("a"), bump("b", "attribute_not_exists(n)")])
+    reasons = cancelled.value.response["CancellationReasons"]
+    assert [r["Code"] for r in reasons] == ["None", "ConditionalCheckFailed"]
+    assert reasons[1]["Item"]["n"] == {"N": "1"}
+    ddb.put_item(TableName=table, Item={"jobId": {"S": "c"}})
+    changes = [(r["eventName"], r["dynamodb"]["Keys"]["jobId"]["S"]) for r in reader.read(100)]
+    assert changes == [("INSERT", "a"), ("INSERT", "b"), ("MODIFY", "a"), ("MODIFY", "b"),
+                       ("INSERT", "c")]  # fmt: skip
+    assert api.item("a")["n"] == api.item("b")["n"] == {"N": "1"}

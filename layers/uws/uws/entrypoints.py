@@ -131,3 +131,11 @@ def sweep_jobs() -> dict[str, int]:
     from .reaper import sweep
 
     return vars(sweep(build_service()))
+
+
+def announce_phase_changes(event: dict[str, Any]) -> dict[str, int]:
+    """The job table's stream, a batch of records: each phase change, creation and removal
+    as an EventBridge event (docs/uws.md, Events)."""
+    from .eventbus import phase_changes, publish
+
+    return {"published": publish(list(phase_changes(event.get("Records", []))))}

@@ -4,7 +4,10 @@
 turns job records into items and back.
 """
 
-from .items import item_from_job, stamp, unstamp
+from .items import item_from_job, stamp, stream_image, unstamp
 from .jobstore import JobStore, QuotaReached, StateConflict
 
-__all__ = ["JobStore", "QuotaReached", "StateConflict", "item_from_job", "stamp", "unstamp"]
+__all__ = [
+    "JobStore", "QuotaReached", "StateConflict", "item_from_job", "stamp", "stream_image",
+    "unstamp",
+]  # fmt: skip

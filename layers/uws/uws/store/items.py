@@ -141,3 +141,19 @@ def ref_from_item(raw: dict[str, Any]) -> JobRef:
         run_id=item.get("runId"),
         creation_time=unstamp(item["creationTime"]),
     )
+
+
+def stream_image(image: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a phase-change event tells of a job item as a stream record shows it (DynamoDB
+    JSON); None for an item that is no job (a quota counter) or no image at all."""
+    if not image or "phase" not in image:
+        return None
+    item = {k: deserialize(v) for k, v in image.items()}
+    summary = item.get("errorSummary")
+    return {
+        "jobId": item["jobId"],
+        "ownerId": item.get("owner"),
+        "runId": item.get("runId"),
+        "phase": item["phase"],
+        "errorMessage": None if summary is None else summary["message"],
+    }
