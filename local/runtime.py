@@ -209,9 +209,13 @@ class LocalDeployment:
         self._reset_layer_caches()
 
     def stop(self) -> None:
+        """Stop the event sources (five seconds in all: a job still running then dies with
+        the process, as a Lambda's would, and a restart ends it in ERROR), then keep the
+        state and stop the embedded AWS."""
         self._stopping.set()
+        deadline = time.monotonic() + 5
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         if self.snapshot is not None:
             self.snapshot.stop()
         if self._in_process is not None:

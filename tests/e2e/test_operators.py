@@ -1,6 +1,7 @@
-"""What operators switch on, in `make serve` over HTTP: a quota (HELD, racing RUNs) and the
+"""What operators switch on, in `make serve` over HTTP: a quota (HELD, racing RUNs), the
 phase-change events, which the local runtime logs (LOG_LEVEL=INFO) as it puts them on
-moto's EventBridge (docs/uws.md, Quotas and Events)."""
+moto's EventBridge, and idempotent creation (docs/uws.md, Quotas, Events, Idempotent
+creation)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,17 @@ def test_quota_and_events_in_the_local_runtime():
         assert phase_of(held) in ("QUEUED", "EXECUTING")
         for job in jobs:
             http.post(f"{job}/phase", data={"PHASE": "ABORT"}, timeout=10)
+        # the same Idempotency-Key twice: one job; another body: 422
+        keyed = [
+            http.post(server.jobs, data={"TEXT": "k"}, headers={"Idempotency-Key": "e2e-1"},
+                      allow_redirects=False, timeout=10)
+            for _ in range(2)
+        ]  # fmt: skip
+        assert [r.status_code for r in keyed] == [303, 303]
+        assert keyed[0].headers["Location"] == keyed[1].headers["Location"]
+        other = http.post(server.jobs, data={"TEXT": "other"}, headers={"Idempotency-Key": "e2e-1"},
+                          allow_redirects=False, timeout=10)  # fmt: skip
+        assert other.status_code == 422
         # a short job's whole life, for the events
         quick = create(TEXT="e", PHASE="RUN")
         done = http.get(quick, params={"WAIT": "3", "PHASE": "QUEUED"}, timeout=10)

@@ -124,3 +124,21 @@ def test_a_past_destruction_destroys_the_job(api, past):
 def test_other_methods_are_405(api, name):
     reply = api.request("DELETE", f"/async/{api.create()}/{name}")
     assert reply.status == 405 and reply.headers["Allow"] == "GET, POST"
+
+
+@pytest.mark.parametrize(
+    "child, data",
+    [
+        ("phase", {"PHASE": "RUN", "EXECUTIONDURATION": "60"}),
+        ("executionduration", {"EXECUTIONDURATION": "60", "DESTRUCTION": "2999-01-01"}),
+        ("destruction", {"DESTRUCTION": "2999-01-01", "TEXT": "x"}),
+    ],
+)
+def test_a_settable_takes_its_own_parameter_only_and_loses_nothing(api, child, data):
+    """Another parameter sent along would be dropped unseen: a 400 that names it."""
+    job_id = api.create()
+    with unchanged(api, job_id):
+        reply = api.request("POST", f"/async/{job_id}/{child}", data=data)
+    assert reply.status == 400
+    other = next(name for name in data if name.lower() != child and name != "PHASE")
+    assert reply.body == f"POST to {{job}}/{child} takes only {next(iter(data))}, not '{other}'."

@@ -63,6 +63,15 @@ def _required(request: Request, name: str) -> str:
     return value
 
 
+def _sole(request: Request, name: str, resource: str) -> str:
+    """The one parameter a POST to ``resource`` takes; another is a 400, never dropped
+    unseen (EXECUTIONDURATION sent along with PHASE=RUN would otherwise be lost)."""
+    others = sorted(request.names() - {name})
+    if others:
+        raise BadRequest(f"POST to {resource} takes only {name}, not {shown(others[0])}.")
+    return _required(request, name)
+
+
 class Resource:
     """Something answering HTTP methods through ``do<METHOD>`` methods."""
 
@@ -149,7 +158,7 @@ class PhaseAction(JobAction):
         return self.answer(str(job.load().phase))
 
     def doPOST(self, job: JobHandle, request: Request) -> Response:
-        phase = _required(request, "PHASE")
+        phase = _sole(request, "PHASE", "{job}/phase")
         if phase == "RUN":
             queue_job(job)
         elif phase == "ABORT":
@@ -172,7 +181,7 @@ class _SettableAction(JobAction):
         return self.answer(self.serializeValue(getattr(job.load(), self.attName)))
 
     def doPOST(self, job: JobHandle, request: Request) -> Response:
-        literal = _required(request, self.parameter)
+        literal = _sole(request, self.parameter, f"{{job}}/{self.name}")
         self.store(job, self.deserializeValue(literal))
         raise SeeOther(f"async/{job.id}")
 

@@ -36,6 +36,7 @@ class Settings:
     max_body_bytes: int
     job_list_page_size: int  # the most jobs one job list response holds
     presign_seconds: int
+    idempotency_table: str  # Idempotency-Key records (uws.idempotency)
     max_active_jobs_per_owner: int  # QUEUED + EXECUTING; a RUN beyond it is HELD; 0: no limit
     public_base_url: str | None  # overrides the base URL derived from the request
 
@@ -62,6 +63,7 @@ def settings() -> Settings:
         max_body_bytes=_int("MAX_BODY_BYTES", MAX_BODY_BYTES),
         job_list_page_size=_int("JOB_LIST_PAGE_SIZE", 1000),
         presign_seconds=_int("PRESIGN_SECONDS", 300),
+        idempotency_table=os.environ.get("IDEMPOTENCY_TABLE", "uws-idempotency"),
         max_active_jobs_per_owner=_int("MAX_ACTIVE_JOBS_PER_OWNER", 0),
         public_base_url=os.environ.get("PUBLIC_BASE_URL") or None,
     )

@@ -44,6 +44,15 @@ class MethodNotAllowed(UWSError):
         self.allowed = allowed
 
 
+class Conflict(UWSError):
+    status = 409
+    retry_after = 1
+
+
+class UnprocessableContent(UWSError):
+    status = 422
+
+
 class PayloadTooLarge(UWSError):
     status = 413
 

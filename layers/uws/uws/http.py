@@ -86,6 +86,7 @@ class Request:
     caller: Caller
     links: Links
     wants_json: bool = False  # the Accept header prefers application/json to XML
+    idempotency_key: str | None = None  # the Idempotency-Key header (docs/uws.md)
 
     def values(self, name: str) -> list[str]:
         """Every value of a parameter, its name matched case-insensitively (UWS)."""
@@ -141,6 +142,7 @@ def parse_request(event: dict[str, Any], settings: Settings, read_body: bool = T
         caller=caller,
         links=Links(base_url(event, headers, settings)),
         wants_json=prefers_json(headers.get("accept", "")),
+        idempotency_key=headers.get("idempotency-key"),
     )
 
 

@@ -64,8 +64,15 @@ class JobList(Resource):
         return response
 
     def doPOST(self, service: Service, request: Request) -> Response:
-        job = create_job(service, request)
-        raise SeeOther(f"async/{job.job_id}")
+        """A new job; with an Idempotency-Key, at most one per owner and key (uws.idempotency,
+        imported only then: other creations never pay for it)."""
+        if request.idempotency_key is None:
+            job_id = create_job(service, request).job_id
+        else:
+            from .idempotency import create_once
+
+            job_id = create_once(service, request, lambda: create_job(service, request).job_id)
+        raise SeeOther(f"async/{job_id}")
 
 
 @dataclass(frozen=True)

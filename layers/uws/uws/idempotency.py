@@ -1,0 +1,96 @@
+"""Idempotent creation (docs/uws.md, Idempotent creation): a POST to ``/async`` with an
+``Idempotency-Key`` header creates at most one job per owner and key within 24 hours.
+
+Powertools' Idempotency utility keeps the record, in a DynamoDB table of its own: the first
+request writes it IN_PROGRESS (a conditional put), creates the job and stores its id; a
+repeat with the same body gets that id, so the same 303; a repeat with another body is a 422,
+and one while the first is still being served a 409. A creation that fails (a 400, a 503)
+leaves no record, so the client may try again with the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+
+from . import aws
+from .errors import BadRequest, Conflict, UnprocessableContent
+from .http import Request
+from .service import Service
+
+LIFETIME = 86400  # seconds a key is remembered
+KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, as the IETF draft's examples
+# A request is dead once API Gateway has given up on it (its integration timeout, 29 s): an
+# IN_PROGRESS record older than that is left by a function that died, and does not block.
+REQUEST_SECONDS = 29
+
+
+class _RequestBudget:
+    """What Powertools asks of a Lambda context: the milliseconds this request has left."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+def fingerprint(request: Request) -> str:
+    """The request body, as what decides whether a repeat is the same request: parameters in
+    order (names in any case), uploaded files by name, type and content."""
+    params = [[name.upper(), value] for name, value in request.params]
+    files = sorted(
+        [name.upper(), f.filename, f.content_type, hashlib.sha256(f.content).hexdigest()]
+        for name, f in request.files.items()
+    )
+    canonical = json.dumps([params, files], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def create_once(service: Service, request: Request, create: Callable[[], str]) -> str:
+    """The id of the job this owner's key names: created now by ``create``, or before."""
+    key = request.idempotency_key or ""
+    if not KEY.fullmatch(key):
+        raise BadRequest("Idempotency-Key must be 1 to 255 printable ASCII characters.")
+    config = IdempotencyConfig(
+        event_key_jmespath="[owner, key]",
+        payload_validation_jmespath="body",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=LIFETIME,
+    )
+    config.register_lambda_context(_RequestBudget(REQUEST_SECONDS))  # type: ignore[arg-type]
+    store = DynamoDBPersistenceLayer(
+        table_name=service.settings.idempotency_table, boto3_client=aws.client("dynamodb")
+    )
+
+    @idempotent_function(
+        data_keyword_argument="creation", persistence_store=store, config=config,
+        key_prefix="create-job",
+    )  # fmt: skip
+    def created(creation: dict[str, str]) -> dict[str, str]:
+        return {"jobId": create()}
+
+    creation = {"owner": request.caller.owner, "key": key, "body": fingerprint(request)}
+    try:
+        return created(creation=creation)["jobId"]
+    except IdempotencyValidationError:
+        raise UnprocessableContent(
+            "This Idempotency-Key was used with another request body; use a new key."
+        ) from None
+    except IdempotencyAlreadyInProgressError:
+        raise Conflict(
+            "A request with this Idempotency-Key is still being served; try again shortly."
+        ) from None
