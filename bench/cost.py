@@ -4,7 +4,8 @@ the always-on server a DaCHS needs.
 
 A lifecycle is what the HTTP benchmark's clients do: create with PHASE=RUN, WAIT until the job
 document shows it done, GET the result (a 303 to S3, then the download), DELETE; plus the
-worker's invocation. The functions run in-process on moto; a function's Lambda duration is its
+worker's invocation and the events function's (the stream's records of the life: five
+EventBridge events). The functions run in-process on moto; a function's Lambda duration is its
 measured time outside moto, stretched by the share of a vCPU its memory buys (Lambda gives a
 whole vCPU at 1,769 MB, proportionally less below), plus a typical in-region latency per AWS
 call (AWS_LATENCY below), rounded up to the millisecond as Lambda bills. Cold starts are billed
@@ -25,8 +26,9 @@ from typing import Any
 
 import boto3
 
-from local.events import sqs_event
+from local.events import sqs_event, stream_event
 from local.inprocess import in_process_aws
+from local.runtime import StreamReader
 
 from .common import bench_api, counter_on_layer_clients
 
@@ -46,15 +48,16 @@ PRICES = {
     "alarm_month": 0.10,  # standard-resolution alarm
     "dashboard_month": 3.00,
     "custom_metric_month": 0.30,  # the first 10,000 metrics
+    "eventbridge_events_per_million": 1.00,  # custom events put on a bus (64 KB chunks)
 }
-CUSTOM_METRICS = 12  # the names telemetry.count() emits, one dimension each
+CUSTOM_METRICS = 13  # the names telemetry.count() emits, one dimension each
 FULL_VCPU_MB = 1769  # Lambda: memory at which a function has one vCPU
 COLD_STARTS_PER_FUNCTION_MONTH = 730 * 6  # at most one new environment every ten minutes (assumed)
 # A DaCHS needs a machine on all month: an EC2 t4g.medium (2 vCPU, 4 GiB: DaCHS and its
 # PostgreSQL) on demand, 730 hours, with a 30 GB gp3 volume.
 DACHS_MONTH = round(0.0336 * 730 + 30 * 0.08, 2)
 # Typical latency of one call from Lambda within a region (assumed, not measured here).
-AWS_LATENCY = {"dynamodb": 0.005, "sqs": 0.010, "s3": 0.020}
+AWS_LATENCY = {"dynamodb": 0.005, "sqs": 0.010, "s3": 0.020, "events": 0.015}
 # Lambda's own START, END and REPORT lines for each invocation, in bytes.
 PLATFORM_LOG_BYTES = 350
 # Write units per write: one for the item (under 1 KB) and one for each of the table's three
@@ -101,6 +104,7 @@ def _one_lifecycle(h: Any, refs: dict[str, str], counter: Any) -> dict[str, Any]
                             "response_bytes": len((reply or {}).get("body") or "")})  # fmt: skip
         return reply
 
+    stream = StreamReader(refs["JobsTable.StreamArn"])  # from here on
     created = invoke(*h.event("POST", "/async", data={"PHASE": "RUN", "DURATION": "0"}))
     job = created["headers"]["Location"].rsplit("/", 1)[1]
     path = f"/async/{job}"
@@ -117,7 +121,10 @@ def _one_lifecycle(h: Any, refs: dict[str, str], counter: Any) -> dict[str, Any]
     download = boto3.client("s3").head_object(Bucket=refs["ResultsBucket"],
                                               Key=f"jobs/{job}/results/result")  # fmt: skip
     invoke(*h.event("DELETE", path))
-    requests = [i for i in invocations if i["function"] != "WorkerFunction"]
+    # the stream's records of this life, in one batch (on AWS, batches gather up to a second
+    # of changes: one invocation a lifecycle is the most it takes)
+    events = invoke("EventsFunction", stream_event(stream.read(100), stream.arn))["published"]
+    requests = [i for i in invocations if i["function"] not in ("WorkerFunction", "EventsFunction")]
     return {
         "invocations": invocations,
         "api_requests": len(requests),
@@ -125,6 +132,7 @@ def _one_lifecycle(h: Any, refs: dict[str, str], counter: Any) -> dict[str, Any]
         # the worker's SQS event source receives and deletes its message
         "sqs_requests": 2 + sum(i["calls"].get("sqs.SendMessage", 0) for i in invocations),
         "download_bytes": download["ContentLength"],
+        "events": events,
     }
 
 
@@ -175,6 +183,7 @@ def price(lifecycle: dict[str, Any], per_month: int) -> dict[str, float]:
         "CloudWatch Logs": sum(i["log_bytes"] for i in inv) / 1e9 * p["logs_ingested_per_gb"],
         "X-Ray": len(inv) * sampled * p["xray_traces_per_million"] / 1e6,
         "Data out": out_bytes / 1e9 * p["data_out_per_gb"],
+        "EventBridge": lifecycle["events"] * p["eventbridge_events_per_million"] / 1e6,
     }  # fmt: skip
     month = {k: v * per_month for k, v in per_lifecycle.items()}
     memory = {i["function"]: i["memory_mb"] for i in inv}
