@@ -44,7 +44,7 @@ def in_process_aws(
             os.environ.update(resources.function_environment(variables, refs))
             os.environ.update(env or {})
             if enforce_iam:
-                roles = iam.FunctionRoles(iam.cached_role_policies(tuple(sorted(refs.items()))))
+                roles = iam.FunctionRoles(iam.cached_role_policies(refs))
                 iam.use_keys(roles.create())
                 iam.sign_as_functions(roles)
                 iam.enforce()

@@ -127,13 +127,15 @@ def test_parameters_results_and_the_list_in_json(testing_type):
         ("*/*", "text/xml"),
         ("", "text/xml"),
         ("application/xml", "text/xml"),
-        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "text/xml"),
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "text/html"),
+        ("text/html;q=0.5, application/xml", "text/xml"),
+        ("text/html, application/json", "application/json"),
         ("text/xml, application/json", "text/xml"),
         ("application/json;q=0", "text/xml"),
         ("application/json;q=nonsense", "text/xml"),
     ],
 )
-def test_xml_unless_json_is_preferred(api, accept, expected):
+def test_xml_unless_json_or_a_page_is_preferred(api, accept, expected):
     job_id = api.create()
     reply = api.request("GET", f"/async/{job_id}", headers={"Accept": accept} if accept else {})
     assert reply.content_type.startswith(expected)

@@ -47,6 +47,8 @@ def imported_after(module: str) -> set[str]:
         ("uws.demo", {"uws.actions", "uws.joblist", "uws.http"}),
         ("uws.http", {"uws.store", "uws.store.jobstore"}),
         ("uws.xml", {"uws.store", "uws.store.jobstore"}),
+        # pages (Jinja2) and the Idempotency utility only for the requests that need them
+        ("uws.entrypoints", {"uws.pages", "uws.idempotency", "uws.eventbus"}),
     ],
 )
 def test_what_a_module_does_not_need_it_does_not_import(module, never):

@@ -30,6 +30,7 @@ from .errors import (
 from .http import TEXT, Request, Response, UploadedFile
 from .isodt import formatISODT
 from .job import (
+    Job,
     Upload,
     clamp_execution_duration,
     latest_destruction,
@@ -95,15 +96,31 @@ class JobAction(Resource):
         return Response(200, body if isinstance(body, str) else body.decode("utf-8"), self.mime)
 
 
-def negotiated(request: Request, subject: Any, as_xml: Any, as_json: Any) -> Response:
-    """A 200 with ``subject``'s UWS document: JSON when the client's Accept prefers it, else
-    XML; ``Vary: Accept`` on both (docs/uws.md, JSON)."""
+def negotiated(
+    request: Request, subject: Any, as_xml: Any, as_json: Any, as_html: Any = None
+) -> Response:
+    """A 200 with ``subject``'s UWS document: JSON when the client's Accept prefers it, an
+    HTML page (``as_html``, a whole response) when a browser asks, else XML; ``Vary: Accept``
+    on all (docs/uws.md, JSON and Browsers)."""
+    if request.wants_html and as_html is not None:
+        return as_html(subject)
     if request.wants_json:
         response = Response(200, jsondoc.dumps(as_json(subject, request.links)), jsondoc.MIME)
     else:
         response = Response(200, as_xml(subject, request.links).decode("utf-8"), XML)
     response.headers["Vary"] = "Accept"
     return response
+
+
+def job_page(job: JobHandle, request: Request) -> Any:
+    """The job's HTML page, for a browser (uws.pages, imported only then)."""
+
+    def render(current: Job) -> Response:
+        from .pages import job_page
+
+        return job_page(current, request.links, job.service.job_type)
+
+    return render
 
 
 class RootAction(JobAction):
@@ -117,7 +134,7 @@ class RootAction(JobAction):
         current = job.load()
         if wait is not None:
             current = wait_for_change(job, current, awaited, wait)
-        return negotiated(request, current, job_document, jsondoc.job_json)
+        return negotiated(request, current, job_document, jsondoc.job_json, job_page(job, request))
 
     def doDELETE(self, job: JobHandle, request: Request) -> Response:
         """The item goes first (one conditional delete): from then on the job is gone for

@@ -14,12 +14,16 @@ from typing import Any
 from .actions import JobActions, call_method
 from .errors import NotFound, SeeOther, UWSError, shown
 from .http import (
+    Links,
     Request,
     Response,
+    base_url,
     error_response,
     fits_lambda_response,
+    lower_headers,
     parse_request,
     see_other,
+    wants_html,
 )
 from .joblist import JobList
 from .service import JobHandle, Service, build_service
@@ -85,6 +89,8 @@ def _respond(event: dict[str, Any], act: Any, read_body: bool = True) -> dict[st
     except UWSError as error:
         logger.info("request refused", extra={"status": error.status, "reason": error.message})
         response = error_response(error)
+        if wants_html(event):  # a browser: the same answer as a readable page
+            response = _error_page(response, event, service)
         count("Throttled" if error.status >= 500 else "ClientErrors")
     except Exception:
         logger.exception("request failed")
@@ -103,6 +109,15 @@ def _respond(event: dict[str, Any], act: Any, read_body: bool = True) -> dict[st
         },
     )
     return response.to_api_gateway()
+
+
+def _error_page(refusal: Response, event: dict[str, Any], service: Service) -> Response:
+    from .pages import error_page
+
+    links = Links(base_url(event, lower_headers(event), service.settings))
+    page = error_page(refusal.status, refusal.body, links, service.job_type)
+    page.headers.update(refusal.headers)  # Allow, Retry-After
+    return page
 
 
 def run_queued_jobs(event: dict[str, Any]) -> dict[str, list[dict[str, str]]]:

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from .config import Settings
 from .errors import (
     BadRequest,
+    Forbidden,
     PayloadTooLarge,
     SeeOther,
     Unauthorized,
@@ -86,6 +87,7 @@ class Request:
     caller: Caller
     links: Links
     wants_json: bool = False  # the Accept header prefers application/json to XML
+    wants_html: bool = False  # the Accept header prefers text/html (a browser's)
     idempotency_key: str | None = None  # the Idempotency-Key header (docs/uws.md)
 
     def values(self, name: str) -> list[str]:
@@ -122,12 +124,25 @@ class Response:
 # ---- parsing ------------------------------------------------------------------------------------
 
 
+def lower_headers(event: dict[str, Any]) -> dict[str, str]:
+    return {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+
+
+def wants_html(event: dict[str, Any]) -> bool:
+    """Whether the client is a browser asking for pages (errors become pages too)."""
+    return preferred(lower_headers(event).get("accept", "")) == "html"
+
+
 def parse_request(event: dict[str, Any], settings: Settings, read_body: bool = True) -> Request:
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    headers = lower_headers(event)
     context = event.get("requestContext") or {}
     caller = caller_from_context(context)
     if caller.owner is None and not settings.anonymous_allowed:
         raise Unauthorized("This service needs credentials; please authenticate.")
+    links = Links(base_url(event, headers, settings))
+    method = (event.get("httpMethod") or "GET").upper()
+    if method not in ("GET", "HEAD", "OPTIONS") and not same_site(headers, links.base):
+        raise Forbidden("Requests from another site are refused; use this service's own pages.")
     params = _query_pairs(event)
     files: dict[str, UploadedFile] = {}
     body = _body_bytes(event, settings) if read_body else b""
@@ -135,37 +150,65 @@ def parse_request(event: dict[str, Any], settings: Settings, read_body: bool = T
         body_params, files = _form(body, headers.get("content-type", ""))
         params.extend(body_params)
     return Request(
-        method=(event.get("httpMethod") or "GET").upper(),
+        method=method,
         path_parameters=dict(event.get("pathParameters") or {}),
         params=params,
         files=files,
         caller=caller,
-        links=Links(base_url(event, headers, settings)),
-        wants_json=prefers_json(headers.get("accept", "")),
+        links=links,
+        wants_json=preferred(headers.get("accept", "")) == "json",
+        wants_html=preferred(headers.get("accept", "")) == "html",
         idempotency_key=headers.get("idempotency-key"),
     )
 
 
-def prefers_json(accept: str) -> bool:
-    """Whether an Accept header names application/json with a higher quality than any XML
-    type. XML stays the answer to everything else: no Accept, */*, a browser's list."""
-    json_q, xml_q = 0.0, 0.0
+_REPRESENTATIONS = {
+    "application/xml": "xml", "text/xml": "xml", "application/json": "json",
+    "text/html": "html", "application/xhtml+xml": "html",
+}  # fmt: skip
+
+
+def preferred(accept: str) -> str:
+    """Which representation an Accept header asks for: "json" or "html" when it names that
+    type with a higher quality than the others, else "xml". XML stays the answer to no
+    Accept and to */* (curl, pyvo); a browser's list (text/html before application/xml;q=0.9)
+    gets HTML. On a tie, XML before JSON before HTML."""
+    quality = {"xml": 0.0, "json": 0.0, "html": 0.0}
     for entry in accept.split(","):
         kind, *options = (part.strip() for part in entry.split(";"))
-        quality = 1.0
+        q = 1.0
         for option in options:
             name, _, value = option.partition("=")
             if name.strip().lower() == "q":
                 try:
-                    quality = float(value)
+                    q = float(value)
                 except ValueError:
-                    quality = 0.0
-        kind = kind.lower()
-        if kind == "application/json":
-            json_q = max(json_q, quality)
-        elif kind in ("application/xml", "text/xml"):
-            xml_q = max(xml_q, quality)
-    return json_q > 0 and json_q > xml_q
+                    q = 0.0
+        representation = _REPRESENTATIONS.get(kind.lower())
+        if representation is not None:
+            quality[representation] = max(quality[representation], q)
+    best = max(quality.values())
+    if best <= 0:
+        return "xml"
+    return next(r for r in ("xml", "json", "html") if quality[r] == best)
+
+
+def prefers_json(accept: str) -> bool:
+    return preferred(accept) == "json"
+
+
+def same_site(headers: dict[str, str], base: str) -> bool:
+    """Whether a request may change state: it comes from the service's own pages, or from no
+    page at all (pyvo, curl and the like send no Origin). A browser names the page's origin in
+    Origin on every POST from another site (Fetch Standard), and says cross-site in
+    Sec-Fetch-Site; a sandboxed or data: page sends Origin "null"."""
+    if headers.get("sec-fetch-site", "").lower() == "cross-site":
+        return False
+    origin = headers.get("origin")
+    if origin is None:
+        return True
+    own = urlsplit(base)
+    return origin.rstrip("/").lower() == f"{own.scheme}://{own.netloc}".lower()
 
 
 def caller_from_context(context: dict[str, Any]) -> Caller:
@@ -324,6 +367,8 @@ def _multipart(
             raise BadRequest("A multipart part has no name in its Content-Disposition.")
         payload = part.get_payload(decode=True) or b""
         filename = part.get_filename()
+        if filename == "" and not payload:
+            continue  # a browser's file field with no file chosen
         if filename is not None:
             files[str(name)] = UploadedFile(filename, part.get_content_type(), payload)
             continue

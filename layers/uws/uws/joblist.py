@@ -53,6 +53,14 @@ class JobList(Resource):
     def doGET(self, service: Service, request: Request) -> Response:
         query = JobListQuery.parse(request)
         refs, more = getJobList(service, request.caller, query)
+        if request.wants_html:  # a browser: the page, with a link to the next one
+            from .pages import jobs_page
+
+            following = query.next_page(refs) if more else None
+            next_url = (
+                None if following is None else f"{request.links.jobs()}?{urlencode(following)}"
+            )
+            return jobs_page(refs, request.links, service.job_type, query.phases, next_url)
         response = negotiated(request, refs, jobs_document, jsondoc.jobs_json)
         while not fits_lambda_response(response.body) and len(refs) > 1:  # unusually long ids
             refs, more = refs[: len(refs) // 2], True

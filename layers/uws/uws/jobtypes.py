@@ -100,7 +100,8 @@ class JobType:
         return next((p for p in self.parameters if p.name.upper() == wanted), None)
 
     def validate(self, pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-        """Group (name, value) pairs by declared name and check them; unknown names are a 400."""
+        """Group (name, value) pairs by declared name and check them; unknown names are a 400.
+        An empty value counts as not given: an HTML form sends every field, filled or not."""
         grouped: dict[str, list[str]] = {}
         declared: dict[str, Parameter] = {}
         for name, value in pairs:
@@ -110,6 +111,8 @@ class JobType:
                 raise BadRequest(
                     f"Unknown parameter {shown(name)} for job type {self.name} (known: {known})."
                 )
+            if value == "":
+                continue
             declared[parameter.name] = parameter
             grouped.setdefault(parameter.name, []).append(value)
         return {name: declared[name].check(values) for name, values in grouped.items()}

@@ -45,7 +45,8 @@ def parse_time(parameter: str, literal: str) -> datetime.datetime:
 
 
 def parse_run_id(request: Request) -> str | None:
-    run_id = request.value("RUNID")
+    """RUNID, if given and not empty (an HTML form sends an empty field as "")."""
+    run_id = request.value("RUNID") or None
     if run_id is not None:
         if len(run_id) > MAX_RUN_ID_LENGTH:
             raise BadRequest(f"RUNID must be at most {MAX_RUN_ID_LENGTH} characters long.")
