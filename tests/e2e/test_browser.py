@@ -72,7 +72,7 @@ def test_a_jobs_whole_life_through_the_forms(site, browser):
     assert by_css(browser, "#phase").text in ("QUEUED", "EXECUTING")
     assert by_css(browser, "#following")
     # the page follows the job on its own (WAIT, then a reload) until it is done
-    wait_for(browser, lambda b: by_css(b, "#phase").text == "COMPLETED")
+    wait_for(browser, lambda b: by_css(b, "#phase").text == "COMPLETED", seconds=45)
     assert "hello, <b>browser</b>" in by_css(browser, "table").text  # escaped, shown as text
     browser.save_screenshot(str(SHOTS / "job.png"))
     # the result's link: a 303 to the file itself (a VOTable, which a browser saves rather
@@ -114,7 +114,7 @@ def test_forms_change_a_pending_job_and_errors_are_pages(site, browser):
     submit(browser, duration)
     wait_for(browser, lambda b: "60 s" in by_css(b, "dl").text)
     submit(browser, f"form[action$='{urllib.parse.urlsplit(job).path}/phase']")  # Run
-    wait_for(browser, lambda b: by_css(b, "#phase").text == "COMPLETED")
+    wait_for(browser, lambda b: by_css(b, "#phase").text == "COMPLETED", seconds=45)
     assert "browser-run" in by_css(browser, "dl").text
 
 

@@ -181,3 +181,38 @@ def test_logs_never_show_signatures_or_credentials(api, monkeypatch):
             secrets |= {credentials.secret_key, credentials.token or credentials.secret_key}
     assert len(secrets) > 2 and not any(secret in logs for secret in secrets)
     assert api.job(job_id).find("uws:phase", UWS).text == "COMPLETED"
+
+
+@contextlib.contextmanager
+def refusing_sqs():
+    """Inside, moto's SQS answers SendMessage as an SQS that stays unavailable does."""
+    from botocore.retries.standard import ExponentialBackoff
+    from moto.sqs.responses import SQSResponse
+
+    original, delay = SQSResponse.call_action, ExponentialBackoff.delay_amount
+    ExponentialBackoff.delay_amount = lambda self, context: 0.0
+    body = json.dumps({"__type": "com.amazonaws.sqs#ServiceUnavailable", "message": "Down."})
+
+    def down(self):
+        if "SendMessage" in self._get_action():
+            return 503, {"Content-Type": "application/x-amz-json-1.0"}, body
+        return original(self)
+
+    SQSResponse.call_action = down
+    try:
+        yield
+    finally:
+        SQSResponse.call_action, ExponentialBackoff.delay_amount = original, delay
+
+
+def test_a_run_at_creation_sqs_refuses_leaves_no_job_and_a_keyed_retry_makes_one(api):
+    headers = {"Idempotency-Key": "retry-after-503"}
+    with refusing_sqs():
+        reply = api.request("POST", "/async", data={"TEXT": "x", "PHASE": "RUN"}, headers=headers)
+    assert reply.status == 503
+    table = api.refs["JobsTable"]
+    assert boto3.client("dynamodb").scan(TableName=table, Select="COUNT")["Count"] == 0
+    again = api.request("POST", "/async", data={"TEXT": "x", "PHASE": "RUN"}, headers=headers)
+    assert again.status == 303
+    assert boto3.client("dynamodb").scan(TableName=table, Select="COUNT")["Count"] == 1
+    assert len(queued_messages(api)) == 1

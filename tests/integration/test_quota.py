@@ -34,12 +34,15 @@ def run(api, job_id, owner=None):
 
 
 def holding(api, owner_key="anonymous"):
-    """The ids the owner's counter item holds."""
-    item = boto3.client("dynamodb").get_item(
-        TableName=api.refs["JobsTable"], Key={"jobId": {"S": f"active#{owner_key}"}},
-        ConsistentRead=True,
-    ).get("Item")  # fmt: skip
-    return set((item or {}).get("jobs", {}).get("SS", []))
+    """The owner's jobs that hold a place; the owner's counter must say as many."""
+    ddb, table = boto3.client("dynamodb"), api.refs["JobsTable"]
+    items = ddb.scan(TableName=table, ConsistentRead=True)["Items"]
+    held = {i["jobId"]["S"] for i in items
+            if "holdsPlace" in i and i["ownerKey"]["S"] == owner_key}  # fmt: skip
+    counter = ddb.get_item(TableName=table, Key={"jobId": {"S": f"active#{owner_key}"}},
+                           ConsistentRead=True).get("Item")  # fmt: skip
+    assert int((counter or {}).get("active", {}).get("N", "0")) == len(held)
+    return held
 
 
 def test_runs_beyond_the_limit_are_held_and_run_later(limited):

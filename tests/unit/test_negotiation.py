@@ -2,7 +2,7 @@
 (docs/uws.md, JSON and Browsers)."""
 
 import pytest
-from uws.http import preferred, same_site
+from uws.http import preferred, representation, same_site
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
 
@@ -20,6 +20,25 @@ BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;
 )  # fmt: skip
 def test_preferred_representation(accept, representation):
     assert preferred(accept) == representation
+
+
+JAVA = "text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2"  # HttpURLConnection's default
+
+
+@pytest.mark.parametrize(
+    "headers, answer",
+    [
+        ({"accept": BROWSER}, "html"),
+        ({"accept": "text/html", "sec-fetch-dest": "document"}, "html"),
+        ({"accept": JAVA}, "xml"),  # Java clients (STILTS, TOPCAT) that set no Accept
+        ({"accept": "text/html"}, "xml"),
+        ({"accept": BROWSER, "sec-fetch-dest": "empty"}, "html"),
+        ({"accept": "application/json", "sec-fetch-dest": "empty"}, "json"),
+        ({}, "xml"),
+    ],
+)  # fmt: skip
+def test_pages_go_to_browsers_opening_them_only(headers, answer):
+    assert representation(headers) == answer
 
 
 BASE = "https://abc.execute-api.eu-west-1.amazonaws.com/prod"

@@ -29,6 +29,7 @@ _CONFIG = Config(
 THROTTLING_CODES = frozenset(
     {
         "ProvisionedThroughputExceededException",
+        "TransactionConflictException",  # a write met a transaction on its item, retries spent
         "ThrottlingException",
         "RequestLimitExceeded",
         "Throttling",

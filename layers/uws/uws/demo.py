@@ -71,7 +71,10 @@ DEMO = register(
                 maximum=86400,
                 description="Seconds of simulated work, checked for abort every 0.1 s.",
             ),
-            Parameter("FAIL", description="If given, the job ends in ERROR with this message."),
+            Parameter(
+                "FAIL",
+                description="If given (and not empty), the job ends in ERROR with this message.",
+            ),
             Parameter("TEXT", description="Copied into the result."),
         ),
     )

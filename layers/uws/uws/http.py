@@ -130,7 +130,7 @@ def lower_headers(event: dict[str, Any]) -> dict[str, str]:
 
 def wants_html(event: dict[str, Any]) -> bool:
     """Whether the client is a browser asking for pages (errors become pages too)."""
-    return preferred(lower_headers(event).get("accept", "")) == "html"
+    return representation(lower_headers(event)) == "html"
 
 
 def parse_request(event: dict[str, Any], settings: Settings, read_body: bool = True) -> Request:
@@ -156,8 +156,8 @@ def parse_request(event: dict[str, Any], settings: Settings, read_body: bool = T
         files=files,
         caller=caller,
         links=links,
-        wants_json=preferred(headers.get("accept", "")) == "json",
-        wants_html=preferred(headers.get("accept", "")) == "html",
+        wants_json=representation(headers) == "json",
+        wants_html=representation(headers) == "html",
         idempotency_key=headers.get("idempotency-key"),
     )
 
@@ -195,6 +195,20 @@ def preferred(accept: str) -> str:
 
 def prefers_json(accept: str) -> bool:
     return preferred(accept) == "json"
+
+
+def representation(headers: dict[str, str]) -> str:
+    """ "xml", "json" or "html" for a request's (lower-cased) headers. HTML only for a browser
+    opening a page: its Accept prefers text/html and it navigates (Sec-Fetch-Dest: document,
+    or application/xhtml+xml among its types). Java's default Accept ("text/html, image/gif,
+    image/jpeg, *; q=.2, */*; q=.2"), sent by clients that set none, stays XML."""
+    accept = headers.get("accept", "")
+    kind = preferred(accept)
+    navigating = (
+        headers.get("sec-fetch-dest", "").lower() == "document"
+        or "application/xhtml+xml" in accept.lower()
+    )
+    return "xml" if kind == "html" and not navigating else kind
 
 
 def same_site(headers: dict[str, str], base: str) -> bool:

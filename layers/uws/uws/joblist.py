@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from . import jsondoc
 from .actions import Resource, negotiated, store_uploads
-from .errors import BadRequest, SeeOther, shown
+from .errors import BadRequest, SeeOther, ServiceUnavailable, shown
 from .http import Request, Response, fits_lambda_response
 from .job import (
     Caller,
@@ -197,5 +198,12 @@ def create_job(service: Service, request: Request) -> Job:
         count("JobsHeld")
     count("JobsCreated")
     if job.phase == Phase.QUEUED:
-        enqueue(JobHandle(job.job_id, request.caller, service), job.execution_duration)
+        try:
+            enqueue(JobHandle(job.job_id, request.caller, service), job.execution_duration)
+        except ServiceUnavailable:
+            # The client hears 503 and never learns of this job: it goes, so that a retry
+            # (with the same Idempotency-Key or none) leaves one job, not two.
+            with contextlib.suppress(Exception):
+                service.store.delete(job.job_id, request.caller, service.clock())
+            raise
     return job

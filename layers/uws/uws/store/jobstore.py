@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import random
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -42,6 +44,7 @@ from .items import (
 )
 from .quota import HOLDS_PLACE, give_back, take_place
 from .writes import (
+    TRANSACTION_ATTEMPTS,
     Cancelled,
     Change,
     Expression,
@@ -227,9 +230,9 @@ class JobStore(JobIndexes):
                 transact(self._db, [{"Update": update}, place])
             except Cancelled as cancelled:
                 item = cancelled.items[0]
-                if item is None:
+                if not cancelled.failed[0]:
                     raise QuotaReached from None
-                if item.get("ownerKey", {}).get("S", key) != key:
+                if item is not None and item.get("ownerKey", {}).get("S", key) != key:
                     key = item["ownerKey"]["S"]
                     continue
                 raise refusal(item, caller, now) from None
@@ -390,11 +393,20 @@ class JobStore(JobIndexes):
         unchanged job) when the change's own condition does not hold.
         """
         request = update_request(self.table, job_id, caller, now, change)
-        try:
-            with aws.translated_errors():
-                response = self._db.update_item(**request, ReturnValues=returning)
-        except ClientError as error:
-            raise refusal(refused_item(error), caller, now) from None
+        for attempt in range(TRANSACTION_ATTEMPTS):
+            try:
+                with aws.translated_errors():
+                    response = self._db.update_item(**request, ReturnValues=returning)
+                break
+            except ClientError as error:
+                # A transaction (a quota's) was changing the item at that moment; the SDK
+                # does not retry this (DynamoDB Developer Guide, "Transaction conflict
+                # handling"), so we do, as transact() does.
+                code = error.response.get("Error", {}).get("Code")
+                if code == "TransactionConflictException" and attempt < TRANSACTION_ATTEMPTS - 1:
+                    time.sleep(random.uniform(0, 0.02 * 2**attempt))
+                    continue
+                raise refusal(refused_item(error), caller, now) from None
         attributes = response.get("Attributes", {})
         if returning != "ALL_NEW":
             return {k: deserialize(v) for k, v in attributes.items()}

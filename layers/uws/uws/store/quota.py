@@ -1,12 +1,13 @@
 """Active-job quotas (docs/uws.md, Quotas): one counter item per owner in the job table.
 
-The counter holds the ids of the owner's jobs that hold a place (QUEUED or EXECUTING) as a
-string set. A job takes its place in the same transaction that queues it, with the condition
-that the set is smaller than the limit, and gives it back in the transaction that ends it.
-Adding and deleting an id are idempotent, so a retried transaction never counts twice. A job
-that holds a place says so (``holdsPlace``), which tells an ending transition whether it must
-give one back. Counter ids cannot be job ids (``#`` is not in a job id), carry no owner,
-destruction or deadline, and so stay out of every index and every job list.
+The counter is the number of the owner's jobs that hold a place (QUEUED or EXECUTING). A job
+takes its place in the same transaction that queues it, with the condition that the count is
+below the limit, and says so on its own item (``holdsPlace``); the transaction that ends it
+gives the place back only if the job still holds it, and removes the mark, so a place is given
+back exactly once. A transaction botocore retries after a lost reply carries the same client
+token, so DynamoDB applies it once. The counter is one small number however high the limit.
+Counter ids cannot be job ids (``#`` is not in a job id), carry no owner, destruction or
+deadline, and so stay out of every index and every job list.
 """
 
 from __future__ import annotations
@@ -23,32 +24,28 @@ def counter_id(owner_key: str) -> str:
 
 
 def take_place(table: str, owner_key: str, job_id: str, limit: int) -> dict[str, Any]:
-    """A transaction item: ``job_id`` joins its owner's active jobs if fewer than ``limit``."""
+    """A transaction item: one more active job for the owner, if fewer than ``limit``."""
     return {
         "Update": {
             "TableName": table,
             "Key": {"jobId": {"S": counter_id(owner_key)}},
-            "UpdateExpression": "ADD #jobs :job",
-            "ConditionExpression": "attribute_not_exists(#jobs) OR size(#jobs) < :limit",
-            "ExpressionAttributeNames": {"#jobs": "jobs"},
-            "ExpressionAttributeValues": {":job": {"SS": [job_id]}, ":limit": {"N": str(limit)}},
+            "UpdateExpression": "ADD #active :one",
+            "ConditionExpression": "attribute_not_exists(#active) OR #active < :limit",
+            "ExpressionAttributeNames": {"#active": "active"},
+            "ExpressionAttributeValues": {":one": {"N": "1"}, ":limit": {"N": str(limit)}},
         }
     }
 
 
 def give_back(table: str, owner_key: str, job_id: str) -> dict[str, Any]:
-    """A transaction item: ``job_id`` leaves its owner's active jobs (a no-op if not there)."""
+    """A transaction item: one active job fewer for the owner (its job's own condition, that
+    it holds a place, is what makes this happen once)."""
     return {
         "Update": {
             "TableName": table,
             "Key": {"jobId": {"S": counter_id(owner_key)}},
-            "UpdateExpression": "DELETE #jobs :job",
-            "ExpressionAttributeNames": {"#jobs": "jobs"},
-            "ExpressionAttributeValues": {":job": {"SS": [job_id]}},
+            "UpdateExpression": "ADD #active :minus",
+            "ExpressionAttributeNames": {"#active": "active"},
+            "ExpressionAttributeValues": {":minus": {"N": "-1"}},
         }
     }
-
-
-def active_jobs(item: dict[str, Any] | None) -> set[str]:
-    """The ids a counter item (as GetItem returns it) holds."""
-    return set((item or {}).get("jobs", {}).get("SS", []))

@@ -19,7 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .. import aws
-from ..errors import Forbidden, NotFound, ServiceUnavailable
+from ..errors import Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable
 from ..job import Caller, Job
 from ..phases import Phase
 from .items import job_from_item, plain, serialize, stamp
@@ -28,6 +28,9 @@ from .items import job_from_item, plain, serialize, stamp
 # touches one of its items at the same moment ("TransactionConflict": DynamoDB Developer
 # Guide, "Transaction conflict handling"); we retry it a few times with jitter.
 TRANSACTION_ATTEMPTS = 6
+# Why an item of a cancelled transaction failed, when it was capacity (DynamoDB API Reference,
+# TransactWriteItems: CancellationReason codes).
+THROTTLED = {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 
 
 class StateConflict(Exception):
@@ -40,11 +43,12 @@ class StateConflict(Exception):
 
 
 class Cancelled(Exception):
-    """A transaction refused by a condition: ``items[i]`` is the i-th item as it was when
-    its own condition failed, None where that condition held."""
+    """A transaction refused by a condition: ``failed[i]`` says whether the i-th item's
+    condition failed, ``items[i]`` is that item as it was (None if it did not exist)."""
 
-    def __init__(self, items: list[dict[str, Any] | None]) -> None:
-        super().__init__(items)
+    def __init__(self, failed: list[bool], items: list[dict[str, Any] | None]) -> None:
+        super().__init__(failed)
+        self.failed = failed
         self.items = items
 
 
@@ -173,9 +177,13 @@ def transact(db: Any, items: list[dict[str, Any]]) -> None:
             codes = [r.get("Code") for r in reasons]
             if "ConditionalCheckFailed" in codes:
                 raise Cancelled(
-                    [r.get("Item") if r.get("Code") == "ConditionalCheckFailed" else None
-                     for r in reasons]
-                ) from None  # fmt: skip
+                    [c == "ConditionalCheckFailed" for c in codes],
+                    [r.get("Item") for r in reasons],
+                ) from None
+            if any(c in THROTTLED for c in codes):
+                raise ServiceUnavailable("The service is busy; please retry shortly.") from None
+            if "ValidationError" in codes:
+                raise PayloadTooLarge("The job's parameters are too large to store.") from None
             if "TransactionConflict" not in codes:
                 raise
         time.sleep(random.uniform(0, 0.02 * 2**attempt))
