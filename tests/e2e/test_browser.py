@@ -133,7 +133,9 @@ def test_another_site_cannot_drive_the_forms(site, browser):
 
 
 def test_the_pages_allow_nothing_from_elsewhere(site):
-    page = requests.get(site.jobs, headers={"Accept": "text/html"}, timeout=10)
+    page = requests.get(
+        site.jobs, headers={"Accept": "text/html,application/xhtml+xml"}, timeout=10
+    )
     policy = page.headers["Content-Security-Policy"]
     assert "default-src 'none'" in policy and "http" not in policy
     assert page.headers["Vary"] == "Accept"
