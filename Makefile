@@ -37,8 +37,8 @@ $(SAM_VENV)/.installed:
 serve: $(VENV)/.installed  ## the service on http://127.0.0.1:8000/async (PORT= to change), moto as AWS
 	$(PY) -m local.serve --port $(PORT)
 
-test: lint validate  ## lint, template checks and every test (what CI runs)
-	$(PY) -m pytest -q
+test: lint validate  ## lint, template checks and every test (what CI runs), two at a time
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 lint: $(VENV)/.installed  ## ruff check and format check
 	$(VENV)/bin/ruff check .

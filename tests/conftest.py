@@ -23,6 +23,18 @@ BASE = f"https://{HOST}/{STAGE}"
 MOUNT = Mount.execute_api(HOST, STAGE)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
+    """Captured output as UTF-8 can carry it: the hostile-input tests log lone surrogates, which
+    pytest-xdist cannot send from a worker (`make test` runs two)."""
+    outcome = yield
+    report = outcome.get_result()
+    report.sections = [
+        (name, text.encode("utf-8", "backslashreplace").decode("utf-8"))
+        for name, text in report.sections
+    ]
+
+
 @pytest.fixture(scope="session")
 def uws_schema() -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(SCHEMA_DIR / "UWS.xsd")))

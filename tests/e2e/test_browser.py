@@ -44,9 +44,12 @@ def browser() -> Iterator:
 
 
 def wait_for(browser, condition, seconds=20):
+    """Until ``condition`` holds; a page reloading under it (the live follow) is no failure."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser, seconds, poll_frequency=0.2).until(condition)
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(browser, seconds, 0.2, ignored_exceptions=ignored).until(condition)
 
 
 def by_css(browser, selector):
