@@ -81,7 +81,7 @@ deploy: build  ## sam deploy --guided
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam deploy --guided
 
 clean:  ## forget the jobs make serve kept (.uws-local/) and the build output
-	rm -rf .uws-local .aws-sam .pytest_cache .ruff_cache
+	rm -rf .uws-local .aws-sam .pytest_cache .ruff_cache .schemathesis build
 
 distclean: clean  ## and the venvs too
 	rm -rf $(VENV) $(SAM_VENV)

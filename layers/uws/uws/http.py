@@ -149,6 +149,7 @@ def parse_request(event: dict[str, Any], settings: Settings, read_body: bool = T
     if body:
         body_params, files = _form(body, headers.get("content-type", ""))
         params.extend(body_params)
+    wanted = representation(headers)
     return Request(
         method=method,
         path_parameters=dict(event.get("pathParameters") or {}),
@@ -156,8 +157,8 @@ def parse_request(event: dict[str, Any], settings: Settings, read_body: bool = T
         files=files,
         caller=caller,
         links=links,
-        wants_json=representation(headers) == "json",
-        wants_html=representation(headers) == "html",
+        wants_json=wanted == "json",
+        wants_html=wanted == "html",
         idempotency_key=headers.get("idempotency-key"),
     )
 
@@ -191,10 +192,6 @@ def preferred(accept: str) -> str:
     if best <= 0:
         return "xml"
     return next(r for r in ("xml", "json", "html") if quality[r] == best)
-
-
-def prefers_json(accept: str) -> bool:
-    return preferred(accept) == "json"
 
 
 def representation(headers: dict[str, str]) -> str:
