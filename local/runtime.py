@@ -44,6 +44,12 @@ from .template import ROOT, FunctionSpec, functions, load, resolve, rest_api, ro
 
 STATE_FILE = ROOT / ".uws-local.json"  # where a running `make serve` tells `make invoke` its AWS
 
+
+def state_file() -> Path:
+    """STATE_FILE, or UWS_LOCAL_STATE's: the tests run several services at once."""
+    return Path(os.environ.get("UWS_LOCAL_STATE") or STATE_FILE)
+
+
 # What a REST API's ANY method takes; API Gateway routes no other method (API Gateway
 # Developer Guide, "Set up a method": DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT).
 API_GATEWAY_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
@@ -67,7 +73,7 @@ def over_lambda_payload(document: dict[str, Any], body_length: int) -> bool:
 def running_service() -> dict[str, Any] | None:
     """What the `make serve` that `make invoke` should use wrote down, if it still runs."""
     try:
-        state = json.loads(STATE_FILE.read_text())
+        state = json.loads(state_file().read_text())
         os.kill(state["pid"], 0)
     except (OSError, ValueError, KeyError):
         return None
@@ -78,7 +84,7 @@ def claim_state(state: dict[str, Any]) -> bool:
     """Write down this service for `make invoke`, unless another running one did first."""
     if running_service() is not None:
         return False
-    STATE_FILE.write_text(json.dumps(state))
+    state_file().write_text(json.dumps(state))
     return True
 
 

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .runtime import API_GATEWAY_MAX_PAYLOAD, STATE_FILE, LocalDeployment, claim_state
+from .runtime import API_GATEWAY_MAX_PAYLOAD, LocalDeployment, claim_state, state_file
 from .template import ROOT
 
 KEPT_IN = ROOT / ".uws-local"  # where `make serve` keeps jobs and files; `make clean` forgets
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
         server.server_close()
         deployment.stop()
         if claimed:
-            STATE_FILE.unlink(missing_ok=True)
+            state_file().unlink(missing_ok=True)
         print("stopped")
 
 

@@ -21,9 +21,10 @@ WAIT_CAP = 3
 
 
 class Server:
-    def __init__(self, base: str, process: subprocess.Popen) -> None:
+    def __init__(self, base: str, process: subprocess.Popen, state: Path) -> None:
         self.base = base
         self.process = process
+        self.state = state  # where it tells `make invoke` its AWS (UWS_LOCAL_STATE)
         self.crashed = False
         self.log = ""  # what it printed, once it stopped
 
@@ -53,7 +54,10 @@ def running_server(
         return
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    environment.update(REAPER_EVERY="1", PYTHONUNBUFFERED="1", ENFORCE_IAM="1", **(env or {}))
+    # each its own state file: `make test` runs several services at once
+    state = keep_in.parent / f"{keep_in.name}.state.json"
+    environment.update(REAPER_EVERY="1", PYTHONUNBUFFERED="1", ENFORCE_IAM="1",
+                       UWS_LOCAL_STATE=str(state), **(env or {}))  # fmt: skip
     process = subprocess.Popen(
         [
             sys.executable,
@@ -84,7 +88,7 @@ def running_server(
     else:
         process.kill()
         raise RuntimeError(f"local.serve did not start:\n{process.stdout.read()}")
-    server = Server(base, process)
+    server = Server(base, process, state)
     yield server
     process.terminate()  # what Ctrl-C does too: a clean stop that leaves nothing behind
     try:

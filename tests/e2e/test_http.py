@@ -2,6 +2,7 @@
 
 import datetime
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -185,11 +186,12 @@ def test_the_readme_curl_walkthrough_works_as_written(server):
     assert run.stdout.endswith("404\n")  # … that is then gone
 
 
-def make_invoke(function, event_file):
-    """What `make invoke FUNCTION=… EVENT=…` prints, beside the session's running service."""
+def make_invoke(server, function, event_file):
+    """What `make invoke FUNCTION=… EVENT=…` prints, beside the running ``server``."""
+    env = {**os.environ, "UWS_LOCAL_STATE": str(server.state)}
     run = subprocess.run(
         [sys.executable, "-m", "local.invoke", function, event_file],
-        cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=60,
+        cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=60, env=env,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
@@ -197,7 +199,7 @@ def make_invoke(function, event_file):
 
 def test_make_invoke_uses_the_running_services_aws(server, http):
     job = create(server, http, RUNID="seen-by-invoke")
-    reply = make_invoke("JobsFunction", "events/jobs-get.json")
+    reply = make_invoke(server, "JobsFunction", "events/jobs-get.json")
     assert reply["statusCode"] == 200
     assert job.rsplit("/", 1)[1] in reply["body"]  # the job the running service holds
 
@@ -220,5 +222,5 @@ def test_a_file_upload_travels_as_binary_and_downloads_intact(testing_server, ht
 
 def test_make_invoke_finds_the_sample_events_job_in_a_running_service(server):
     """The events name one job; beside a running make serve it is made there if absent."""
-    reply = make_invoke("PhaseFunction", "events/phase-get.json")
+    reply = make_invoke(server, "PhaseFunction", "events/phase-get.json")
     assert (reply["statusCode"], reply["body"]) == (200, "PENDING")
