@@ -293,7 +293,7 @@ class LocalDeployment:
 
     def event_sources(self) -> tuple[list[Any], list[FunctionSpec], list[Any]]:
         """(function, queue URL, batch size, maximum concurrency) for SQS events; functions
-        with Schedule events; (function, stream ARN, batch size) for DynamoDB stream events."""
+        with Schedule events; (function, stream ARN, batch size, tries) for DynamoDB streams."""
         queues, schedules, streams = [], [], []
         for name, resource in self.template["Resources"].items():
             if resource["Type"] != "AWS::Serverless::Function":
@@ -311,13 +311,14 @@ class LocalDeployment:
                 elif event["Type"] == "DynamoDB":
                     arn = resolve(event["Properties"]["Stream"], self.refs)
                     batch = int(event["Properties"].get("BatchSize", 100))
-                    streams.append((self.functions[name], arn, batch))
+                    tries = 1 + int(event["Properties"].get("MaximumRetryAttempts", 10))
+                    streams.append((self.functions[name], arn, batch, tries))
         return queues, schedules, streams
 
     def start_event_sources(self, workers: int = 4, reaper_every: float = 60.0) -> None:
         queues, schedules, streams = self.event_sources()
-        for spec, arn, batch in streams:
-            self._spawn(spec.name, self._poll_stream, spec, arn, batch)
+        for spec, arn, batch, tries in streams:
+            self._spawn(spec.name, self._poll_stream, spec, arn, batch, tries)
         for spec, queue_url, batch, cap in queues:
             # Lambda's event source runs at most MaximumConcurrency invocations at once.
             for index in range(min(workers, cap)):
@@ -348,9 +349,9 @@ class LocalDeployment:
             if messages:
                 deliver(spec, queue_url, messages, sqs)
 
-    def _poll_stream(self, spec: FunctionSpec, stream_arn: str, batch: int) -> None:
+    def _poll_stream(self, spec: FunctionSpec, stream_arn: str, batch: int, tries: int) -> None:
         """Lambda's DynamoDB stream event source mapping, from the latest record on: invoke
-        with each batch, in order; a failed batch is tried again, at most ten times."""
+        with each batch, in order; a failed batch is tried again as the template says."""
         reader = StreamReader(stream_arn)
         while not self._stopping.wait(STREAM_POLL_SECONDS):
             try:
@@ -359,7 +360,7 @@ class LocalDeployment:
                 if self._stopping.is_set():
                     return
                 continue
-            for _ in range(10):
+            for _ in range(tries):  # the template's MaximumRetryAttempts, then the next batch
                 if not records:
                     break
                 try:

@@ -1,7 +1,7 @@
 """Phase changes as Amazon EventBridge events (docs/uws.md, Events), from the job table's stream.
 
-Every committed change to a job item reaches :func:`phase_changes` once, in order per job (a
-DynamoDB stream, NEW_AND_OLD_IMAGES); those that change the phase, create a job or remove it
+Every committed change to a job item reaches :func:`phase_changes` at least once, in order per
+job (a DynamoDB stream, NEW_AND_OLD_IMAGES); those that change the phase, create a job or remove it
 become events on the deployment's bus. Publishing from the stream rather than from each
 request means no request waits on EventBridge, and no change is missed when a function dies
 between its write and its publish. EventBridge Pipes could read the stream without our code,

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import random
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -51,6 +49,7 @@ from .writes import (
     StateConflict,
     access_condition,
     explain,
+    pause_after_conflict,
     refusal,
     refused_item,
     transact,
@@ -117,7 +116,7 @@ class JobStore(JobIndexes):
             item[HOLDS_PLACE] = {"BOOL": True}
             put = {"TableName": self.table, "Item": item,
                    "ConditionExpression": "attribute_not_exists(jobId)"}  # fmt: skip
-            place = take_place(self.table, item["ownerKey"]["S"], job.job_id, self.active_limit)
+            place = take_place(self.table, item["ownerKey"]["S"], self.active_limit)
             try:
                 transact(self._db, [{"Put": put}, place])
             except Cancelled:
@@ -191,10 +190,7 @@ class JobStore(JobIndexes):
             "ConditionExpression": condition,
             **expr.request(),
         }
-        job_id = item["jobId"]["S"]
-        transact(
-            self._db, [{"Delete": delete}, give_back(self.table, item["ownerKey"]["S"], job_id)]
-        )
+        transact(self._db, [{"Delete": delete}, give_back(self.table, item["ownerKey"]["S"])])
 
     # ---- what clients change ---------------------------------------------------------------
 
@@ -225,7 +221,7 @@ class JobStore(JobIndexes):
             owned = Change(condition="#ownerKey = :ownerKey", names={"#ownerKey": "ownerKey"},
                            values={":ownerKey": key})  # fmt: skip
             update = update_request(self.table, job_id, caller, now, _also(change, owned))
-            place = take_place(self.table, key, job_id, self.active_limit)
+            place = take_place(self.table, key, self.active_limit)
             try:
                 transact(self._db, [{"Update": update}, place])
             except Cancelled as cancelled:
@@ -378,7 +374,7 @@ class JobStore(JobIndexes):
             key = owner_key(conflict.job.owner)
         update = update_request(self.table, job_id, caller, now, _also(change, _HOLDING))
         try:
-            transact(self._db, [{"Update": update}, give_back(self.table, key, job_id)])
+            transact(self._db, [{"Update": update}, give_back(self.table, key)])
         except Cancelled as cancelled:
             raise refusal(cancelled.items[0], caller, now) from None
 
@@ -404,7 +400,7 @@ class JobStore(JobIndexes):
                 # handling"), so we do, as transact() does.
                 code = error.response.get("Error", {}).get("Code")
                 if code == "TransactionConflictException" and attempt < TRANSACTION_ATTEMPTS - 1:
-                    time.sleep(random.uniform(0, 0.02 * 2**attempt))
+                    pause_after_conflict(attempt)
                     continue
                 raise refusal(refused_item(error), caller, now) from None
         attributes = response.get("Attributes", {})

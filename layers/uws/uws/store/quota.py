@@ -23,7 +23,7 @@ def counter_id(owner_key: str) -> str:
     return _PREFIX + owner_key
 
 
-def take_place(table: str, owner_key: str, job_id: str, limit: int) -> dict[str, Any]:
+def take_place(table: str, owner_key: str, limit: int) -> dict[str, Any]:
     """A transaction item: one more active job for the owner, if fewer than ``limit``."""
     return {
         "Update": {
@@ -37,7 +37,7 @@ def take_place(table: str, owner_key: str, job_id: str, limit: int) -> dict[str,
     }
 
 
-def give_back(table: str, owner_key: str, job_id: str) -> dict[str, Any]:
+def give_back(table: str, owner_key: str) -> dict[str, Any]:
     """A transaction item: one active job fewer for the owner (its job's own condition, that
     it holds a place, is what makes this happen once)."""
     return {

@@ -162,6 +162,11 @@ def refusal(item: dict[str, Any] | None, caller: Caller, now: datetime.datetime)
     return StateConflict(job)
 
 
+def pause_after_conflict(attempt: int) -> None:
+    """Jittered, doubling: writers that met on one item do not meet again at once."""
+    time.sleep(random.uniform(0, 0.02 * 2**attempt))
+
+
 def transact(db: Any, items: list[dict[str, Any]]) -> None:
     """TransactWriteItems, retried while it conflicts with a concurrent write; Cancelled
     (with each item as it was) when a condition fails."""
@@ -186,5 +191,5 @@ def transact(db: Any, items: list[dict[str, Any]]) -> None:
                 raise PayloadTooLarge("The job's parameters are too large to store.") from None
             if "TransactionConflict" not in codes:
                 raise
-        time.sleep(random.uniform(0, 0.02 * 2**attempt))
+        pause_after_conflict(attempt)
     raise ServiceUnavailable("The job is being changed by another request; please try again.")
