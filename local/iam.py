@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import threading
 from typing import Any
 
@@ -21,6 +22,7 @@ from botocore.credentials import Credentials
 from .template import ROOT, resolve
 
 HARNESS_USER = "uws-local-harness"
+_EC2_ID = re.compile(r"(vpc|subnet|sg)-[0-9a-f]+$")
 
 
 def trust(harness_arn: str) -> str:
@@ -33,9 +35,11 @@ def trust(harness_arn: str) -> str:
 def cached_role_policies(refs: dict[str, str]) -> dict[str, list[dict]]:
     """:func:`role_policies` of template.yaml, once per set of resource names (the tests
     make the same resources again and again; SAM's transform takes a while). A stream's ARN
-    carries its creation time and is in no policy (SAM grants stream reads by a managed
-    policy), so it is not part of the key."""
-    return _role_policies(tuple(sorted((k, v) for k, v in refs.items() if ".Stream" not in k)))
+    carries its creation time, and the tasks' subnets and security group have random ids; no
+    policy names them (SAM grants stream reads by a managed policy), so they are not part of
+    the key."""
+    kept = {k: v for k, v in refs.items() if ".Stream" not in k and not _EC2_ID.match(v)}
+    return _role_policies(tuple(sorted(kept.items())))
 
 
 @functools.cache
@@ -44,7 +48,8 @@ def _role_policies(refs: tuple[tuple[str, str], ...]) -> dict[str, list[dict]]:
 
 
 def role_policies(template: dict[str, Any], refs: dict[str, str]) -> dict[str, list[dict]]:
-    """{function: its role's policy documents}, from SAM's transform, intrinsics resolved.
+    """{function: its role's policy documents}, from SAM's transform, intrinsics resolved;
+    and {task role: its policy documents} for each ECS task definition's task role.
 
     ``template`` is the file's text parsed by SAM's own reader (the transform wants its
     intrinsic forms); AWS-managed policies (logs, X-Ray) are left out: they grant nothing the
@@ -56,8 +61,18 @@ def role_policies(template: dict[str, Any], refs: dict[str, str]) -> dict[str, l
     resources = transformed(template, parameters.get("AuthMode", "anonymous"), parameters)
     resources = resources["Resources"]
     values = {"AWS::Partition": "aws", **refs}
+    for name, resource in resources.items():  # SAM names a layer's version with a hash
+        if resource["Type"] == "AWS::Lambda::LayerVersion":
+            values[name] = next(v for k, v in refs.items() if name.startswith(k) and k != name)
     found = {}
     for name, resource in resources.items():
+        if resource["Type"] == "AWS::ECS::TaskDefinition":  # a container job's task role
+            role = resource["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
+            policies = resources[role]["Properties"].get("Policies", [])
+            found[role] = [
+                {"Version": "2012-10-17", **resolve(p["PolicyDocument"], values)} for p in policies
+            ]
+            continue
         if resource["Type"] != "AWS::Lambda::Function":
             continue
         role = resource["Properties"]["Role"]["Fn::GetAtt"][0]

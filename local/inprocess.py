@@ -41,7 +41,7 @@ def in_process_aws(
             template = load()
             refs = resources.create_all(template)
             variables = template["Globals"]["Function"]["Environment"]["Variables"]
-            os.environ.update(resources.function_environment(variables, refs))
+            os.environ.update(resources.function_environment(variables, refs, template))
             os.environ.update(env or {})
             if enforce_iam:
                 roles = iam.FunctionRoles(iam.cached_role_policies(refs))

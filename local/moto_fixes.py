@@ -116,10 +116,14 @@ def item_results_as_they_are() -> None:
 
 
 def serialise_dynamodb() -> None:
+    """Fixes 1 to 7, and 8 to 11 (local.moto_containers)."""
     global _patched
     if _patched:
         return
     _patched = True
+    from .moto_containers import fix_containers
+
+    fix_containers()
     from moto.dynamodb.exceptions import DynamodbException, ItemSizeToUpdateTooLarge
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import DynamoType

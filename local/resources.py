@@ -1,5 +1,6 @@
-"""Create template.yaml's table (and its stream), bucket and queues in moto (in-process or
-moto's server).
+"""Create template.yaml's tables (and their streams), buckets, queues and the container
+runner (the tasks' subnets and security group, the cluster, the task definition, the layer it
+loads) in moto (in-process or moto's server).
 
 The resource definitions are read from the template, never repeated here; only the
 translation from CloudFormation properties to API calls lives in this module.
@@ -7,16 +8,34 @@ translation from CloudFormation properties to API calls lives in this module.
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import zipfile
+from functools import cache
 from typing import Any
 
 import boto3
 
-from .template import parameter_defaults, resolve, resources_of_type
+from .template import ROOT, conditions, parameter_defaults, resolve, resources_of_type
 
 ACCOUNT = "123456789012"
 
 _TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
+
+
+def _client(service: str, region: str) -> Any:
+    """A client per service, region, endpoint and keys, kept: creating one takes ~0.1 s, and
+    the tests make their resources anew for each test. moto's EC2 is told not to load its
+    thousands of sample images (half a second per new account)."""
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    keys = tuple(os.environ.get(n, "") for n in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID"))
+    return _cached_client(service, region, keys)
+
+
+@cache
+def _cached_client(service: str, region: str, keys: tuple[str, ...]) -> Any:
+    return boto3.client(service, region_name=region)
 
 
 def create_all(
@@ -27,7 +46,7 @@ def create_all(
     defaults); return the values of Ref and GetAtt: the parameters and the resources."""
     refs = {**parameter_defaults(template), **(parameters or {})}
     refs.update({"AWS::Region": region, "AWS::AccountId": ACCOUNT, "AWS::StackName": prefix})
-    dynamodb = boto3.client("dynamodb", region_name=region)
+    dynamodb = _client("dynamodb", region)
     for name, resource in resources_of_type(template, "AWS::DynamoDB::Table").items():
         table = f"{prefix}-{name}"
         props = resource["Properties"]
@@ -42,7 +61,7 @@ def create_all(
         refs[f"{name}.Arn"] = f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{table}"
         if "LatestStreamArn" in created:
             refs[f"{name}.StreamArn"] = created["LatestStreamArn"]
-    s3 = boto3.client("s3", region_name=region)
+    s3 = _client("s3", region)
     for name, _resource in resources_of_type(template, "AWS::S3::Bucket").items():
         bucket = f"{prefix}-{name}".lower()
         if region == "us-east-1":
@@ -53,7 +72,7 @@ def create_all(
             )
         refs[name] = bucket
         refs[f"{name}.Arn"] = f"arn:aws:s3:::{bucket}"
-    sqs = boto3.client("sqs", region_name=region)
+    sqs = _client("sqs", region)
     queues = resources_of_type(template, "AWS::SQS::Queue")
     for name in queues:  # create all first: a redrive policy names another queue's ARN
         url = sqs.create_queue(QueueName=f"{prefix}-{name}")["QueueUrl"]
@@ -69,8 +88,103 @@ def create_all(
         }
         if attributes:
             sqs.set_queue_attributes(QueueUrl=refs[name], Attributes=attributes)
+    _create_container_runner(template, prefix, region, refs)
     return refs
 
 
-def function_environment(env: dict[str, Any], refs: dict[str, str]) -> dict[str, str]:
-    return {k: str(v) for k, v in resolve(env, refs).items()}
+def function_environment(
+    env: dict[str, Any], refs: dict[str, str], template: dict[str, Any] | None = None
+) -> dict[str, str]:
+    when = conditions(template, refs) if template is not None else None
+    return {k: str(v) for k, v in resolve(env, refs, when).items()}
+
+
+def _create_container_runner(
+    template: dict[str, Any], prefix: str, region: str, refs: dict[str, str]
+) -> None:
+    """The layer (published as SAM would), the tasks' network when the template makes its
+    own (the subnets and security group RunTask names; routes and endpoints only carry
+    traffic, which here stays on this machine), the ECS cluster and the task definition."""
+    refs["UwsLayer"] = publish_layer(prefix, region)
+    when = conditions(template, refs)
+    ec2 = _client("ec2", region)
+    for name, resource in resources_of_type(template, "AWS::EC2::VPC").items():
+        if when.get(resource.get("Condition", ""), True):
+            vpc = ec2.create_vpc(CidrBlock=resource["Properties"]["CidrBlock"])["Vpc"]["VpcId"]
+            # ENIs get DNS names, which moto's ECS reads (moto fails without them)
+            ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+            refs[name] = vpc
+    for name, resource in resources_of_type(template, "AWS::EC2::Subnet").items():
+        if when.get(resource.get("Condition", ""), True):
+            props = resolve(resource["Properties"], refs, when)
+            subnet = ec2.create_subnet(
+                VpcId=props["VpcId"], CidrBlock=props["CidrBlock"],
+                AvailabilityZone=props["AvailabilityZone"],
+            )  # fmt: skip
+            refs[name] = subnet["Subnet"]["SubnetId"]
+    for name, resource in resources_of_type(template, "AWS::EC2::SecurityGroup").items():
+        if when.get(resource.get("Condition", ""), True):
+            props = resolve(resource["Properties"], refs, when)
+            refs[name] = ec2.create_security_group(
+                GroupName=f"{prefix}-{name}", Description=props["GroupDescription"],
+                VpcId=props["VpcId"],
+            )["GroupId"]  # fmt: skip
+    for name in resources_of_type(template, "AWS::IAM::Role"):
+        refs[f"{name}.Arn"] = f"arn:aws:iam::{ACCOUNT}:role/{prefix}-{name}"
+    for name in resources_of_type(template, "AWS::Logs::LogGroup"):
+        refs[name] = f"/{prefix}/{name}"
+        refs[f"{name}.Arn"] = f"arn:aws:logs:{region}:{ACCOUNT}:log-group:/{prefix}/{name}:*"
+    ecs = _client("ecs", region)
+    for name, resource in resources_of_type(template, "AWS::ECS::Cluster").items():
+        props = resource.get("Properties", {})
+        cluster = ecs.create_cluster(
+            clusterName=f"{prefix}-{name}", capacityProviders=props.get("CapacityProviders", [])
+        )["cluster"]
+        refs[name], refs[f"{name}.Arn"] = cluster["clusterName"], cluster["clusterArn"]
+    for name, resource in resources_of_type(template, "AWS::ECS::TaskDefinition").items():
+        definition = _api_names(resolve(resource["Properties"], refs, when))
+        refs[name] = ecs.register_task_definition(**definition)["taskDefinition"][
+            "taskDefinitionArn"
+        ]
+
+
+def _api_names(value: Any) -> Any:
+    """CloudFormation's property names (PascalCase) as the ECS API's (camelCase); a log
+    driver's options are names of its own, kept as they are."""
+    if isinstance(value, list):
+        return [_api_names(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    named = {k[0].lower() + k[1:]: v if k == "Options" else _api_names(v) for k, v in value.items()}
+    if "sizeInGiB" in named:  # a Number parameter, which refs hold as text
+        named["sizeInGiB"] = int(named["sizeInGiB"])
+    return named
+
+
+LAYER_BUCKET = "uws-local-layers"  # where the layer's zip goes, as SAM's artifacts bucket
+
+
+def publish_layer(prefix: str, region: str) -> str:
+    """Publish the uws package as the layer's new version; its ARN. Here the layer holds the
+    package only: a task's process finds the packages the layer would bring in the venv."""
+    s3 = _client("s3", region)
+    s3.create_bucket(Bucket=LAYER_BUCKET)
+    key = f"{prefix}/uws-layer.zip"
+    s3.put_object(Bucket=LAYER_BUCKET, Key=key, Body=_layer_zip())
+    published = _client("lambda", region).publish_layer_version(
+        LayerName=f"{prefix}-UwsLayer", Content={"S3Bucket": LAYER_BUCKET, "S3Key": key},
+        CompatibleRuntimes=["python3.12"],
+    )  # fmt: skip
+    return str(published["LayerVersionArn"])
+
+
+@cache
+def _layer_zip() -> bytes:
+    """layers/uws/uws as a layer zip lays it out (python/uws/…), made once per process."""
+    source = ROOT / "layers" / "uws"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted((source / "uws").rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                archive.write(path, f"python/{path.relative_to(source)}")
+    return buffer.getvalue()

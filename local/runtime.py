@@ -204,7 +204,7 @@ class LocalDeployment:
         self.api = rest_api(self.template, self.refs)
         global_env = self.template.get("Globals", {}).get("Function", {})
         base_env = global_env.get("Environment", {}).get("Variables", {})
-        os.environ.update(resources.function_environment(base_env, self.refs))
+        os.environ.update(resources.function_environment(base_env, self.refs, self.template))
         # Lambda's logs go to CloudWatch; here they would drown the terminal. LOG_LEVEL=INFO
         # shows them, METRICS=1 shows the EMF metric lines too.
         os.environ["POWERTOOLS_LOG_LEVEL"] = os.environ.get("LOG_LEVEL", "WARNING")

@@ -70,8 +70,9 @@ def conditions(template: dict[str, Any], refs: dict[str, str]) -> dict[str, bool
 
 
 def resolve(value: Any, refs: dict[str, str], when: dict[str, bool] | None = None) -> Any:
-    """Resolve the intrinsics the template uses outside resources: Ref, GetAtt, Sub, and If
-    (given the conditions' values in ``when``)."""
+    """Resolve the intrinsics the template uses outside resources: Ref, GetAtt, Sub, Join,
+    Select, GetAZs, and If (given the conditions' values in ``when``). A CommaDelimitedList
+    parameter's Ref is its text, commas and all."""
     if isinstance(value, dict) and len(value) == 1:
         ((key, arg),) = value.items()
         if key == "Ref":
@@ -81,6 +82,16 @@ def resolve(value: Any, refs: dict[str, str], when: dict[str, bool] | None = Non
             return resolve(then if when[condition] else otherwise, refs, when)
         if key == "Fn::GetAtt":
             return refs[".".join(arg)]
+        if key == "Fn::Join":
+            separator, items = arg
+            items = resolve(items, refs, when)
+            return separator.join(str(i) for i in (items if isinstance(items, list) else [items]))
+        if key == "Fn::Select":
+            index, items = arg
+            return resolve(items, refs, when)[int(index)]
+        if key == "Fn::GetAZs":
+            region = refs.get("AWS::Region", "us-east-1")
+            return [f"{region}{zone}" for zone in "abc"]
         if key == "Fn::Sub":
             text, names = (arg, {}) if isinstance(arg, str) else arg
             local = {k: resolve(v, refs, when) for k, v in names.items()}

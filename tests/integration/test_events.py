@@ -59,6 +59,7 @@ def test_reaper_event_sweeps(api):
     event = json.loads((EVENTS / "reaper-scheduled.json").read_text())
     assert invoke(api.functions["ReaperFunction"], event) == {
         "destroyed": 1,
+        "lost": 0,
         "recovered": 0,
         "timed_out": 0,
     }

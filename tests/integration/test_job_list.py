@@ -98,7 +98,7 @@ def test_bad_creation_is_a_400_and_creates_nothing(api, params, message):
 
 def test_creation_settings_are_clamped(api):
     root = api.job(api.create(EXECUTIONDURATION="100000", DESTRUCTION="2999-01-01T00:00:00Z"))
-    assert text_of(root, "uws:executionDuration") == "870"
+    assert text_of(root, "uws:executionDuration") == "43200"  # MaxExecutionDuration
     from uws.isodt import parseISODT
 
     span = parseISODT(text_of(root, "uws:destruction")) - parseISODT(

@@ -58,7 +58,7 @@ def test_reaper_destroys_exactly_the_expired_jobs_reading_only_those(api):
         )
     tally = count_reads()
     report = api.sweep()
-    assert report == {"destroyed": 10, "timed_out": 0, "recovered": 0}
+    assert report == {"destroyed": 10, "timed_out": 0, "recovered": 0, "lost": 0}
     assert tally["items"] == 10  # proportional to the expired jobs, not the 1,000 stored
     assert "Scan" not in tally["calls"]
     assert tally["calls"]["DeleteItem"] == 10

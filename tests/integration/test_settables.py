@@ -20,7 +20,15 @@ def post(api, job_id, name, value):
 
 @pytest.mark.parametrize(
     "value, stored",
-    [("120", "120"), (" 60 ", "60"), ("0", "870"), ("871", "870"), ("10000000000000", "870")],
+    [
+        ("120", "120"),
+        (" 60 ", "60"),
+        ("0", "43200"),
+        ("871", "871"),
+        ("7200", "7200"),
+        ("43201", "43200"),
+        ("10000000000000", "43200"),
+    ],
 )
 def test_execution_duration_is_set_and_clamped(api, value, stored):
     job_id = api.create()

@@ -143,6 +143,7 @@ class RootAction(JobAction):
         DynamoDB) and any S3 leaves behind, the bucket's lifecycle rule removes."""
         deleted = job.service.store.delete(job.id, job.caller, job.service.clock())
         count("JobsDeleted")
+        job.service.stop_task(deleted, "The UWS job was deleted.")
         keys = [r.key for r in deleted.results] + [u.key for u in deleted.uploads.values()]
         try:
             job.service.files.delete_keys(keys)
@@ -227,8 +228,9 @@ class ExecDAction(_SettableAction):
 
     def store(self, job: JobHandle, value: int) -> None:
         seconds = clamp_execution_duration(value, job.service.settings)
+        limit = job.service.queued_duration_limit(job.service.job_type)
         try:
-            job.store.set_execution_duration(job.id, job.caller, job.now(), seconds)
+            job.store.set_execution_duration(job.id, job.caller, job.now(), seconds, limit)
         except StateConflict as conflict:
             raise Forbidden(
                 "executionDuration can be changed only while PENDING or QUEUED, "

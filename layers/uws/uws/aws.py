@@ -18,6 +18,8 @@ from botocore.exceptions import ClientError
 
 from .errors import PayloadTooLarge, ServiceUnavailable
 
+__all__ = ["ClientError", "client", "reset", "translated_errors"]  # ClientError: for callers
+
 # Standard retry mode backs off on throttling; what outlasts it becomes a 503 with Retry-After.
 _CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 4},  # retries after the first call

@@ -120,6 +120,7 @@ class Job:
     deadline: datetime.datetime | None = None  # set only while QUEUED or EXECUTING
     version: int = 0
     holds_place: bool = False  # in its owner's quota of active jobs (docs/uws.md, Quotas)
+    task_arn: str | None = None  # the container task running the job (docs/architecture.md)
 
     def is_destroyed(self, now: datetime.datetime) -> bool:
         """A job past its destruction time is gone, whether or not the reaper has run yet."""
@@ -143,9 +144,11 @@ def new_job(owner: str | None, job_type: str, now: datetime.datetime, settings: 
 
 
 def clamp_execution_duration(seconds: int, settings: Settings) -> int:
-    """0 asks for the maximum (UWS's "unlimited" is what a Lambda worker can run)."""
-    if seconds == 0 or seconds > settings.max_execution_duration:
-        return settings.max_execution_duration
+    """0 asks for the maximum (UWS's "unlimited" is what this deployment can run: its
+    MaxExecutionDuration on a container, or the Lambda worker's limit without one)."""
+    limit = settings.execution_duration_limit
+    if seconds == 0 or seconds > limit:
+        return limit
     return seconds
 
 

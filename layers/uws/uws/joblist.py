@@ -199,7 +199,7 @@ def create_job(service: Service, request: Request) -> Job:
     count("JobsCreated")
     if job.phase == Phase.QUEUED:
         try:
-            enqueue(JobHandle(job.job_id, request.caller, service), job.execution_duration)
+            enqueue(JobHandle(job.job_id, request.caller, service), job)
         except ServiceUnavailable:
             # The client hears 503 and never learns of this job: it goes, so that a retry
             # (with the same Idempotency-Key or none) leaves one job, not two.

@@ -94,6 +94,9 @@ class JobType:
     parameters: tuple[Parameter, ...]
     run: Callable[[Any], None] | None = None  # given a worker context; see uws.worker
     description: str = ""
+    # Every job of this type runs in a container task (more memory, disk or time than the
+    # Lambda worker has), whatever its execution duration; see uws.containers.
+    container: bool = False
 
     def parameter(self, name: str) -> Parameter | None:
         wanted = name.upper()

@@ -1,4 +1,6 @@
-"""The scheduled sweep: destroy jobs past their destruction time, end jobs past their deadline.
+"""The scheduled sweep: destroy jobs past their destruction time, end jobs past their
+deadline (stopping their containers), and end the jobs of container tasks that stopped
+without ending them (out of memory, killed, never started).
 
 Both come from index queries over the few shards of the destruction and deadline indexes, so
 a sweep reads what is due, never the whole table. Each change is conditional, so two sweeps
@@ -30,6 +32,7 @@ class SweepReport:
     destroyed: int = 0
     timed_out: int = 0
     recovered: int = 0
+    lost: int = 0  # jobs whose container task stopped without ending them
 
 
 def sweep(service: Service, limit: int = 1000) -> SweepReport:
@@ -48,6 +51,7 @@ def sweep(service: Service, limit: int = 1000) -> SweepReport:
         elif outcome == Phase.QUEUED:
             report.recovered += 1
             count("JobsRecovered")
+    report.lost = _end_lost_tasks(service, now)
     logger.info("sweep done", extra=vars(report))
     return report
 
@@ -59,8 +63,27 @@ def _end_overdue(
     was in, or None if it had moved on meanwhile."""
     message = DEADLINE_MESSAGE if phase == Phase.EXECUTING else NEVER_STARTED
     try:
-        service.store.end_overdue(job_id, phase, now, now - GRACE, message)
+        was = service.store.end_overdue(job_id, phase, now, now - GRACE, message)
     except (StateConflict, NotFound):
         return None
     logger.info("overdue job ended", extra={"job_id": job_id, "was": str(phase)})
+    service.stop_task(was, message)
     return phase
+
+
+def _end_lost_tasks(service: Service, now: datetime.datetime) -> int:
+    """End in ERROR each job still QUEUED or EXECUTING whose task has stopped. A task that
+    exited 0 ended its job itself (or found it ended); any other end may have left it."""
+    lost = 0
+    for task in service.tasks.stopped():
+        if task.exit_code == 0:
+            continue
+        try:
+            service.store.end_lost_task(task.job_id, task.task_arn, now, task.message)
+        except (StateConflict, NotFound):
+            continue  # ended already (aborted, deleted, timed out), or another task's job
+        logger.warning("job of a stopped task ended", extra={"job_id": task.job_id,
+                                                              "why": task.message})  # fmt: skip
+        count("JobsLost")
+        lost += 1
+    return lost

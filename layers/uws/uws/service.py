@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .config import Settings, settings
+from .config import LAMBDA_MAX_EXECUTION_DURATION, Settings, settings
+from .containers import ContainerTasks, runs_in_container
 from .errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from .files import FileStore
 from .isodt import utcnow
@@ -30,13 +31,15 @@ from .telemetry import count
 
 @dataclass
 class Service:
-    """What every verb needs: settings, the store, the files, the queue, a clock."""
+    """What every verb needs: settings, the store, the files, the runners (the worker's queue
+    and the container tasks), a clock."""
 
     settings: Settings
     store: JobStore
     files: FileStore
     queue: RunQueue
     clock: Callable[[], datetime.datetime]
+    tasks: ContainerTasks
     sleep: Callable[[float], None] = time.sleep
 
     @property
@@ -47,6 +50,22 @@ class Service:
     def job_type_of(self, job: Job) -> JobType:
         return job_type(job.job_type)
 
+    def in_container(self, job: Job) -> bool:
+        """Whether the job runs (or would run) as a container task rather than on the worker."""
+        return job.task_arn is not None or runs_in_container(
+            self.job_type_of(job), job.execution_duration
+        )
+
+    def queued_duration_limit(self, job_type: JobType) -> int | None:
+        """The most seconds a QUEUED job of this type may be given: a job queued for the
+        Lambda worker cannot move to a container (its message is on the worker's queue)."""
+        return None if job_type.container else LAMBDA_MAX_EXECUTION_DURATION
+
+    def stop_task(self, job: Job, reason: str) -> None:
+        """Stop the container of a job that was QUEUED or EXECUTING there."""
+        if job.phase in (Phase.QUEUED, Phase.EXECUTING) and self.in_container(job):
+            self.tasks.stop(job, reason)
+
 
 def build_service() -> Service:
     config = settings()
@@ -56,6 +75,7 @@ def build_service() -> Service:
         files=FileStore(config.bucket),
         queue=RunQueue(config.queue_url),
         clock=utcnow,
+        tasks=ContainerTasks(config.tasks),
     )
 
 
@@ -109,23 +129,33 @@ def queue_job(job: JobHandle) -> None:
                 f"The job cannot run without its required parameters: {missing}."
             ) from None
         raise Forbidden(f"A job in phase {current.phase} cannot be run again.") from None
-    enqueue(job, queued.execution_duration)
+    enqueue(job, queued)
 
 
-def enqueue(job: JobHandle, execution_duration: int) -> None:
-    """Send the worker its message; if SQS fails, put the job back to PENDING and say 503."""
+def enqueue(job: JobHandle, queued: Job) -> None:
+    """Hand a QUEUED job to its runner: one message to the worker's queue, or one RunTask for
+    a container job. If that fails, put the job back to PENDING and say 503."""
+    service = job.service
+    in_container = service.in_container(queued)
     try:
-        job.service.queue.send(job.id, execution_duration)
+        if in_container:
+            service.tasks.start(job.id, queued.execution_duration, queued.version)
+        else:
+            service.queue.send(job.id, queued.execution_duration)
         count("JobsQueued")
-    except Exception:
+    except Exception as failure:
         job.store.unqueue(job.id, job.caller, job.now())
+        if isinstance(failure, ServiceUnavailable) and in_container:
+            raise ServiceUnavailable(f"{failure.message[:-1]}; the job stays PENDING.") from None
         raise ServiceUnavailable("The job queue is unavailable; the job stays PENDING.") from None
 
 
 def abort_job(job: JobHandle) -> None:
-    """ABORT: any active phase → ABORTED; aborting a finished job changes nothing."""
+    """ABORT: any active phase → ABORTED, and a container job's task stopped; aborting a
+    finished job changes nothing."""
     try:
-        job.store.mark_aborted(job.id, job.caller, job.now())
+        was = job.store.mark_aborted(job.id, job.caller, job.now())
     except StateConflict:
         return  # already finished
     count("JobsAborted")
+    job.service.stop_task(was, "The UWS job was aborted.")

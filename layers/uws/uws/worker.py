@@ -184,16 +184,18 @@ UNRECORDED = "The job ended, but its outcome was too large to record."
 
 
 def execute_job(
-    job_id: str, service: Service, execution_duration: int | None = None
-) -> Phase | None:
+    job_id: str, service: Service, execution_duration: int | None = None,
+    task_arn: str | None = None,
+) -> Phase | None:  # fmt: skip
     """Run one queued job to its end; return its final phase, or None if it was not ours to run.
 
-    ``execution_duration`` is the job's when it was queued (the message names it): the job
-    starts in one conditional write, without a read, unless the duration changed meanwhile.
+    ``execution_duration`` is the job's when it was queued (the message or the task names
+    it): the job starts in one conditional write, without a read, unless the duration changed
+    meanwhile. ``task_arn``: the container task running it (uws.task), recorded in that write.
     """
     now = service.clock()
     try:
-        job = _start(job_id, service, now, execution_duration)
+        job = _start(job_id, service, now, execution_duration, task_arn)
     except NotFound:
         logger.info("job gone before it ran", extra={"job_id": job_id})
         return None
@@ -220,8 +222,9 @@ def execute_job(
 
 
 def _start(
-    job_id: str, service: Service, now: datetime.datetime, execution_duration: int | None
-) -> Job | None:
+    job_id: str, service: Service, now: datetime.datetime, execution_duration: int | None,
+    task_arn: str | None,
+) -> Job | None:  # fmt: skip
     """QUEUED → EXECUTING in one write; None if the job is not (or no longer) queued.
 
     A refused write hands back the job: still QUEUED means its execution duration changed
@@ -233,7 +236,7 @@ def _start(
         execution_duration = store.load(job_id, SYSTEM, now).execution_duration
     for _ in range(5):
         try:
-            return store.mark_executing(job_id, now, execution_duration)
+            return store.mark_executing(job_id, now, execution_duration, task_arn)
         except StateConflict as conflict:
             current = conflict.job
             if current.phase == Phase.EXECUTING and current.start_time == now:

@@ -129,6 +129,7 @@ def job_from_item(raw: dict[str, Any]) -> Job:
         job_info={k: str(v) for k, v in item.get("jobInfo", {}).items()},
         version=int(item.get("version", 0)),
         holds_place=bool(item.get("holdsPlace")),
+        task_arn=item.get("taskArn"),
     )
 
 

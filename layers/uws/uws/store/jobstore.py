@@ -246,20 +246,34 @@ class JobStore(JobIndexes):
         change = Change(set={"phase": Phase.PENDING}, remove=_NO_DEADLINE, phases={Phase.QUEUED})
         self._leave_active(job_id, caller, now, change)
 
-    def mark_aborted(self, job_id: str, caller: Caller, now: datetime.datetime) -> None:
-        """Any active phase → ABORTED; a running worker sees it at its next check."""
+    def mark_aborted(self, job_id: str, caller: Caller, now: datetime.datetime) -> Job:
+        """Any active phase → ABORTED; return the job as it was (its phase and task tell
+        whether a container must be stopped). A running worker sees it at its next check."""
         change = Change(
             set={"phase": Phase.ABORTED, "endTime": now},
             remove=_NO_DEADLINE,
             phases=sources(Phase.ABORTED),
         )
-        self._leave_active(job_id, caller, now, change)
+        return self._leave_active(job_id, caller, now, change)
 
     def set_execution_duration(
-        self, job_id: str, caller: Caller, now: datetime.datetime, seconds: int
-    ) -> Job:
+        self, job_id: str, caller: Caller, now: datetime.datetime, seconds: int,
+        queued_limit: int | None = None,
+    ) -> Job:  # fmt: skip
+        """Set the execution duration; with ``queued_limit``, a QUEUED job gets at most that
+        (its runner was chosen when it was queued)."""
         change = Change(set={"executionDuration": seconds}, phases=EXECUTION_DURATION_CHANGEABLE)
-        return self._update(job_id, caller, now, change)
+        if queued_limit is None or seconds <= queued_limit:
+            return self._update(job_id, caller, now, change)
+        change.condition = "#phase <> :queuedPhase"
+        change.names = {"#phase": "phase"}
+        change.values = {":queuedPhase": Phase.QUEUED}
+        try:
+            return self._update(job_id, caller, now, change)
+        except StateConflict as conflict:
+            if conflict.job.phase != Phase.QUEUED:
+                raise
+        return self.set_execution_duration(job_id, caller, now, queued_limit)
 
     def set_destruction(
         self, job_id: str, caller: Caller, now: datetime.datetime, when: datetime.datetime,
@@ -295,10 +309,14 @@ class JobStore(JobIndexes):
 
     # ---- what the worker and the reaper change ---------------------------------------------
 
-    def mark_executing(self, job_id: str, now: datetime.datetime, execution_duration: int) -> Job:
+    def mark_executing(
+        self, job_id: str, now: datetime.datetime, execution_duration: int,
+        task_arn: str | None = None,
+    ) -> Job:  # fmt: skip
         """QUEUED → EXECUTING, with the run's deadline (``now`` plus ``execution_duration``,
-        which must still be the job's) in the deadline index; a redelivered message, one for
-        an aborted job, or a duration changed meanwhile fails here (StateConflict)."""
+        which must still be the job's) in the deadline index, and the container task that
+        runs it (if one does); a redelivered message, one for an aborted job, or a duration
+        changed meanwhile fails here (StateConflict)."""
         deadline = now + datetime.timedelta(seconds=execution_duration)
         change = Change(
             set={"phase": Phase.EXECUTING, "startTime": now, "deadline": deadline,
@@ -306,6 +324,8 @@ class JobStore(JobIndexes):
             phases={Phase.QUEUED}, condition="#duration = :duration",
             names={"#duration": "executionDuration"}, values={":duration": execution_duration},
         )  # fmt: skip
+        if task_arn is not None:
+            change.set["taskArn"] = task_arn
         return self._update(job_id, SYSTEM, now, change)
 
     def record_progress(self, job_id: str, now: datetime.datetime, info: dict[str, str]) -> None:
@@ -345,9 +365,10 @@ class JobStore(JobIndexes):
     def end_overdue(
         self, job_id: str, phase: Phase, now: datetime.datetime, cut: datetime.datetime,
         message: str,
-    ) -> None:  # fmt: skip
+    ) -> Job:  # fmt: skip
         """QUEUED or EXECUTING → ERROR for a job still in ``phase`` whose deadline is at or
-        before ``cut`` (a client or the worker may have moved it on meanwhile)."""
+        before ``cut`` (a client or the worker may have moved it on meanwhile); return the
+        job as it was."""
         change = Change(
             set={"phase": Phase.ERROR, "endTime": now,
                  "errorSummary": summary_value(ErrorSummary(message))},
@@ -357,33 +378,51 @@ class JobStore(JobIndexes):
             names={"#deadline": "deadline"},
             values={":cut": cut},
         )  # fmt: skip
-        self._leave_active(job_id, SYSTEM, now, change)
+        return self._leave_active(job_id, SYSTEM, now, change)
+
+    def end_lost_task(
+        self, job_id: str, task_arn: str, now: datetime.datetime, message: str
+    ) -> Job:
+        """QUEUED or EXECUTING → ERROR for a job whose container task stopped without ending
+        it (its task, or one that never got as far as saying it was: a job has one)."""
+        change = Change(
+            set={"phase": Phase.ERROR, "endTime": now,
+                 "errorSummary": summary_value(ErrorSummary(message))},
+            remove=_NO_DEADLINE,
+            phases={Phase.QUEUED, Phase.EXECUTING},
+            condition="attribute_not_exists(#task) OR #task = :task",
+            names={"#task": "taskArn"},
+            values={":task": task_arn},
+        )  # fmt: skip
+        return self._leave_active(job_id, SYSTEM, now, change)
 
     def _leave_active(
         self, job_id: str, caller: Caller, now: datetime.datetime, change: Change
-    ) -> None:
+    ) -> Job:
         """A change that ends a job's time in QUEUED or EXECUTING: one conditional write, or,
         for a job holding a place in its owner's quota, the change and the place's return in
-        one transaction. (Without a quota no job holds one, and the first write is all.)"""
+        one transaction. (Without a quota no job holds one, and the first write is all.)
+        Returns the job as it was before the change."""
         try:
-            self._update(job_id, caller, now, _also(change, _NOT_HOLDING))
-            return
+            return self._update(job_id, caller, now, _also(change, _NOT_HOLDING), "ALL_OLD")
         except StateConflict as conflict:
             if not conflict.job.holds_place:
                 raise
-            key = owner_key(conflict.job.owner)
+            before = conflict.job
         update = update_request(self.table, job_id, caller, now, _also(change, _HOLDING))
         try:
-            transact(self._db, [{"Update": update}, give_back(self.table, key)])
+            transact(self._db, [{"Update": update}, give_back(self.table, owner_key(before.owner))])
         except Cancelled as cancelled:
             raise refusal(cancelled.items[0], caller, now) from None
+        return before
 
     def _update(
         self, job_id: str, caller: Caller, now: datetime.datetime, change: Change,
         returning: str = "ALL_NEW",
     ) -> Any:  # fmt: skip
         """Apply ``change`` in one conditional write; return the job as it is afterwards (or,
-        ``returning="UPDATED_OLD"``, the changed attributes as they were, as a plain dict).
+        ``returning="ALL_OLD"``, as it was; ``"UPDATED_OLD"``: the changed attributes as they
+        were, as a plain dict).
 
         Raises NotFound or Forbidden as :meth:`load` would, and StateConflict (with the
         unchanged job) when the change's own condition does not hold.
@@ -404,6 +443,6 @@ class JobStore(JobIndexes):
                     continue
                 raise refusal(refused_item(error), caller, now) from None
         attributes = response.get("Attributes", {})
-        if returning != "ALL_NEW":
+        if returning not in ("ALL_NEW", "ALL_OLD"):
             return {k: deserialize(v) for k, v in attributes.items()}
         return job_from_item(attributes)
