@@ -37,10 +37,20 @@ from .events import (
     sqs_event,
     stream_event,
 )
+from .fargate import LocalFargate
 from .lambdas import invoke
 from .moto_fixes import serialise_dynamodb
 from .persist import Snapshot
-from .template import ROOT, FunctionSpec, functions, load, resolve, rest_api, routes
+from .template import (
+    ROOT,
+    FunctionSpec,
+    functions,
+    load,
+    resolve,
+    resources_of_type,
+    rest_api,
+    routes,
+)
 
 STATE_FILE = ROOT / ".uws-local.json"  # where a running `make serve` tells `make invoke` its AWS
 
@@ -325,6 +335,20 @@ class LocalDeployment:
                 self._spawn(f"{spec.name}-{index}", self._poll_queue, spec, queue_url, batch)
         for spec in schedules:
             self._spawn(spec.name, self._every, spec, reaper_every)
+        for name in resources_of_type(self.template, "AWS::ECS::Cluster"):
+            self._spawn(name, self._fargate(name, workers).run)
+
+    def _fargate(self, cluster: str, capacity: int) -> LocalFargate:
+        """The cluster's tasks as processes, each with its task role's keys under IAM."""
+        credentials = None
+        if self.roles is not None:
+            roles = self.roles
+            task_role = next(iter(set(roles.policies) & set(resources_of_type(
+                self.template, "AWS::IAM::Role"))))  # fmt: skip
+            credentials = lambda: roles.credentials(task_role)  # noqa: E731
+        return LocalFargate(
+            self.refs[cluster], self.endpoint, credentials, self._stopping, capacity
+        )
 
     def _spawn(self, name: str, target: Any, *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
