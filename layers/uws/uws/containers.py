@@ -89,7 +89,8 @@ class ContainerTasks:
         if response.get("failures") or not response.get("tasks"):
             reasons = "; ".join(f.get("reason", "?") for f in response.get("failures", []))
             logger.warning("RunTask started no task", extra={"job_id": job_id, "why": reasons})
-            raise ServiceUnavailable(f"No container could be started for the job now ({reasons}).")
+            why = f" ({reasons[:200]})" if reasons else ""
+            raise ServiceUnavailable(f"No container could be started for the job now{why}.")
         task = response["tasks"][0]["taskArn"]
         logger.info("task started", extra={"job_id": job_id, "task": task})
 
