@@ -70,16 +70,22 @@ def alive(pid: int) -> bool:
         return False
 
 
-def ecs_tasks(server: Server, job_id: str) -> list[dict]:
-    """The job's tasks as ECS reports them (the embedded AWS, with the harness's keys)."""
+def embedded(server: Server, service: str):
+    """A client of the service's embedded AWS, with the harness's keys; its resources."""
     state = json.loads(server.state.read_text())
     harness = state["harness"]
-    ecs = boto3.client(
-        "ecs", endpoint_url=state["endpoint"], region_name="us-east-1",
-        aws_access_key_id=harness["AWS_ACCESS_KEY_ID"],
+    client = boto3.client(
+        service, endpoint_url=state["endpoint"].replace("127.0.0.1", "localhost"),
+        region_name="us-east-1", aws_access_key_id=harness["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=harness["AWS_SECRET_ACCESS_KEY"],
     )  # fmt: skip
-    cluster = state["refs"]["JobCluster"]
+    return client, state["refs"]
+
+
+def ecs_tasks(server: Server, job_id: str) -> list[dict]:
+    """The job's tasks as ECS reports them."""
+    ecs, refs = embedded(server, "ecs")
+    cluster = refs["JobCluster"]
     arns = []
     for status in ("RUNNING", "STOPPED"):
         arns += ecs.list_tasks(cluster=cluster, startedBy=job_id, desiredStatus=status)["taskArns"]
@@ -101,6 +107,10 @@ def test_a_two_hour_job_keeps_its_duration_and_completes_in_a_container(service)
     assert task["containers"][0]["exitCode"] == 0
     overrides = task["overrides"]["containerOverrides"][0]["environment"]
     assert {"name": "UWS_EXECUTION_DURATION", "value": "7200"} in overrides
+    # the task named itself from its metadata endpoint when it took the job
+    dynamodb, refs = embedded(service, "dynamodb")
+    item = dynamodb.get_item(TableName=refs["JobsTable"], Key={"jobId": {"S": job_id}})["Item"]
+    assert item["taskArn"]["S"] == task["taskArn"]
     # a job within the Lambda worker's limit starts no task
     short = create(service, EXECUTIONDURATION="600", PHASE="RUN")
     wait_for(lambda: phase(short) == "COMPLETED", 30)
@@ -136,3 +146,19 @@ def test_a_killed_process_ends_its_job_in_error_within_one_sweep(service):
     assert "stopped before the job ended" in message and "exit code 137" in message
     (task,) = ecs_tasks(service, job_id)
     assert task["stopCode"] == "EssentialContainerExited"
+
+
+def test_a_task_stopped_from_outside_ends_its_job_in_error_at_once(service):
+    """StopTask by someone else (an operator, Fargate's maintenance): SIGTERM, and the job
+    records why before the process exits."""
+    job = create(service, EXECUTIONDURATION="7200", DURATION="3600", PHASE="RUN")
+    job_id = job.rsplit("/", 1)[1]
+    wait_for(lambda: phase(job) == "EXECUTING", 30)
+    (task,) = ecs_tasks(service, job_id)
+    ecs, refs = embedded(service, "ecs")
+    ecs.stop_task(cluster=refs["JobCluster"], task=task["taskArn"], reason="maintenance")
+    wait_for(lambda: phase(job) == "ERROR", 10)
+    message = requests.get(f"{job}/error", timeout=10).text
+    assert message == "The job's container was stopped before the job ended."
+    wait_for(lambda: ecs_tasks(service, job_id)[0]["lastStatus"] == "STOPPED", 10)
+    assert ecs_tasks(service, job_id)[0]["containers"][0]["exitCode"] == 0  # its end recorded

@@ -23,7 +23,7 @@ from types import FrameType
 from .errors import NotFound
 from .job import ErrorSummary
 from .phases import Phase
-from .service import build_service
+from .service import Service, build_service
 from .store import StateConflict
 from .telemetry import logger
 from .worker import execute_job
@@ -66,16 +66,15 @@ def main() -> int:
         phase = execute_job(job_id, service, duration, task_arn)
     except TaskStopped:
         logger.info("task stopped")
-        return _end_stopped(job_id)
+        return _end_stopped(job_id, service)
     logger.info("task done", extra={"phase": str(phase)})
     return 0
 
 
-def _end_stopped(job_id: str) -> int:
+def _end_stopped(job_id: str, service: Service) -> int:
     """ERROR for a job the stop interrupted; 0 if its end is recorded now or was already
     (ABORT and the reaper stop tasks after ending their jobs), 1 for one not yet started,
     which the reaper ends once the task has stopped."""
-    service = build_service()
     try:
         service.store.mark_failed(job_id, service.clock(), ErrorSummary(STOPPED_MESSAGE))
     except StateConflict as conflict:
