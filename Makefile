@@ -5,6 +5,7 @@ VENV := .venv
 SAM_VENV := .sam-venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+PIP_PROGRESS := awk '/^Collecting/ {printf "%s ", $$2; fflush()} /^ERROR/ {print; fflush()} END {print ""}'
 # sam build wants the runtime's Python (3.12) on PATH. With pyenv, the first 3.12 it has is
 # put in front; elsewhere python3.12 must simply be on PATH.
 PY312 := $(shell command -v pyenv >/dev/null 2>&1 && \
@@ -17,13 +18,20 @@ PY312 := $(shell command -v pyenv >/dev/null 2>&1 && \
 help:  ## this list
 	@grep -E '^[a-z0-9]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9]+):.*## /  make \1\t/' | expand -t 20
 
-$(VENV)/.installed: pyproject.toml layers/uws/requirements.txt
-	@echo "First run: installing the project's Python packages into $(VENV) (about a minute)…"
+# Serving needs the layer's packages and the embedded AWS; testing adds the test tools.
+$(VENV)/.serve-installed: pyproject.toml layers/uws/requirements.txt
+	@echo "First run: installing what the service needs into $(VENV) (about half a minute)…"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	@# each package's name as pip fetches it: progress on one line, not a screenful
-	$(PY) -m pip install --progress-bar off -e '.[dev]' 2>&1 | awk '/^Collecting/ {printf "%s ", $$2; fflush()} /^ERROR/ {print; fflush()} END {print ""}'
+	$(PY) -m pip install --progress-bar off -e '.[serve]' 2>&1 | $(PIP_PROGRESS)
 	$(PY) -c "import uws, moto, boto3"
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.serve-installed
+	@echo "Installing the test tools into $(VENV) (about a minute)…"
+	$(PY) -m pip install --progress-bar off -e '.[dev]' 2>&1 | $(PIP_PROGRESS)
+	$(PY) -c "import pytest, pyvo"
 	touch $@
 
 # aws-sam-cli pins its own boto3, so it lives in a venv of its own.
@@ -34,7 +42,7 @@ $(SAM_VENV)/.installed:
 	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
 	touch $@
 
-serve: $(VENV)/.installed  ## the service on http://127.0.0.1:8000/async (PORT= to change), moto as AWS
+serve: $(VENV)/.serve-installed  ## the service on http://127.0.0.1:8000/async (PORT= to change), moto as AWS
 	$(PY) -m local.serve --port $(PORT)
 
 test: lint validate  ## lint, template checks and every test (what CI runs), two at a time

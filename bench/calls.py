@@ -94,7 +94,7 @@ def operations(h: ApiClient, refs: dict[str, str]) -> list[tuple[str, Any, dict[
 
 def reads_while_waiting(seconds: float) -> int:
     """How many reads WAIT makes in ``seconds`` on a job that does not change."""
-    from uws.waiting import wait_pauses
+    from uws.web.waiting import wait_pauses
 
     pauses, waited, reads = wait_pauses(), 0.0, 0
     while waited < seconds:

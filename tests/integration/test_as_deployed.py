@@ -178,7 +178,7 @@ def test_a_cursor_cannot_reach_another_owners_jobs(api, monkeypatch):
 
 def test_a_job_list_too_large_for_lambda_comes_in_smaller_pages(api, monkeypatch):
     """Whatever the ids and URLs, a page is cut to fit Lambda's response limit."""
-    from uws import http
+    from uws.web import http
 
     ids = [api.create() for _ in range(8)]
     whole = len(api.request("GET", "/async").body)
@@ -190,7 +190,7 @@ def test_a_job_list_too_large_for_lambda_comes_in_smaller_pages(api, monkeypatch
 
 
 def test_any_other_answer_over_lambdas_limit_is_a_sentence_not_a_bare_5xx(api, monkeypatch):
-    from uws import http
+    from uws.web import http
 
     job_id = api.create()
     monkeypatch.setattr(http, "RESPONSE_BUDGET", 100)

@@ -32,7 +32,7 @@ def test_a_job_page_shows_everything_escaped(api):
 
 
 def test_a_running_job_is_followed_by_the_one_allowed_script(api):
-    from uws.pages import CONTENT_SECURITY_POLICY, SCRIPT, _hash
+    from uws.web.pages import CONTENT_SECURITY_POLICY, SCRIPT, _hash
 
     job_id = api.create(PHASE="RUN")
     reply = page(api, f"/async/{job_id}")

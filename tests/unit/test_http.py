@@ -5,7 +5,7 @@ import base64
 import pytest
 from uws.config import Settings, settings
 from uws.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from uws.http import base_url, caller_from_context, parse_request
+from uws.web.http import base_url, caller_from_context, parse_request
 
 from local.events import Mount, find_route, rest_event
 from local.template import load, routes

@@ -2,7 +2,7 @@
 (docs/uws.md, JSON and Browsers)."""
 
 import pytest
-from uws.http import preferred, representation, same_site
+from uws.web.http import preferred, representation, same_site
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
 

@@ -10,7 +10,7 @@ import yaml
 from openapi_spec_validator import validate
 from uws.demo import DEMO
 from uws.entrypoints import JOB_ACTIONS
-from uws.joblist import JobList
+from uws.web.joblist import JobList
 
 from local.runtime import API_GATEWAY_METHODS
 from local.template import load, routes

@@ -2,7 +2,7 @@
 
 import itertools
 
-from uws.waiting import wait_pauses
+from uws.web.waiting import wait_pauses
 
 
 def test_first_look_after_ten_milliseconds_then_doubling_to_half_a_second():

@@ -67,7 +67,7 @@ class Settings:
     max_body_bytes: int
     job_list_page_size: int  # the most jobs one job list response holds
     presign_seconds: int
-    idempotency_table: str  # Idempotency-Key records (uws.idempotency)
+    idempotency_table: str  # Idempotency-Key records (uws.web.idempotency)
     max_active_jobs_per_owner: int  # QUEUED + EXECUTING; a RUN beyond it is HELD; 0: no limit
     public_base_url: str | None  # overrides the base URL derived from the request
     tasks: TaskSettings  # the container runner (ECS Fargate); empty without one

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .actions import JobActions, call_method
 from .errors import NotFound, SeeOther, UWSError, shown
-from .http import (
-    Links,
+from .service import JobHandle, Service, build_service
+from .telemetry import count, logger
+from .web.actions import JobActions
+from .web.http import (
     Request,
     Response,
     base_url,
@@ -25,9 +26,9 @@ from .http import (
     see_other,
     wants_html,
 )
-from .joblist import JobList
-from .service import JobHandle, Service, build_service
-from .telemetry import count, logger
+from .web.joblist import JobList
+from .web.links import Links
+from .web.resources import call_method
 
 JOB_ACTIONS = JobActions()
 
@@ -112,10 +113,10 @@ def _respond(event: dict[str, Any], act: Any, read_body: bool = True) -> dict[st
 
 
 def _error_page(refusal: Response, event: dict[str, Any], service: Service) -> Response:
-    from .pages import error_page
+    from .web.pages import error_page
 
     links = Links(base_url(event, lower_headers(event), service.settings))
-    page = error_page(refusal.status, refusal.body, links, service.job_type)
+    page = error_page(refusal.status, refusal.body, links, service.new_job_type)
     page.headers.update(refusal.headers)  # Allow, Retry-After
     return page
 

@@ -1,4 +1,4 @@
-"""Exceptions that carry their HTTP status; :mod:`uws.http` turns them into responses in one place.
+"""Exceptions that carry their HTTP status; :mod:`uws.entrypoints` turns them into responses.
 
 Messages are one sentence for a human (pyvo shows them to its user) and name the parameter
 and the rule that was broken.

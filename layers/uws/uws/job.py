@@ -171,3 +171,21 @@ class JobRef:
     owner: str | None
     run_id: str | None
     creation_time: datetime.datetime
+
+
+@dataclass(frozen=True)
+class ListPosition:
+    """Where a page of a caller's job list ended: the last job shown (its creation time and
+    id; the next page holds older jobs)."""
+
+    creation_time: datetime.datetime
+    job_id: str
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """A file a client sent for a parameter (a part of a multipart/form-data body)."""
+
+    filename: str
+    content_type: str
+    content: bytes

@@ -2,6 +2,10 @@
 deadline (stopping their containers), and end the jobs of container tasks that stopped
 without ending them (out of memory, killed, never started).
 
+A job past its destruction time is already gone for clients before a sweep removes it: every
+read and every write of the store refuses it (``uws.store.writes.access_condition`` and
+``explain``, through ``Job.is_destroyed``); the sweep only frees its item and files.
+
 Both come from index queries over the few shards of the destruction and deadline indexes, so
 a sweep reads what is due, never the whole table. Each change is conditional, so two sweeps
 that overlap (or a client acting at the same moment) do each thing at most once. A sweep is

@@ -1,4 +1,4 @@
-"""The job store: the only part of the service that calls DynamoDB or knows its words.
+"""The job store: the only caller of the job table, and the only module that knows its words.
 
 :class:`JobStore` offers reads and the named transitions of a job's life; :mod:`.items`
 turns job records into items and back.

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import aws
-from ..job import Caller, JobRef
+from ..job import Caller, JobRef, ListPosition
 from ..phases import Phase
 from .items import SHARDS, deserialize, owner_key, ref_from_item, stamp
 from .writes import Expression
@@ -30,7 +30,7 @@ class JobIndexes:
         limit: int,
         phases: frozenset[Phase] | None = None,
         after: datetime.datetime | None = None,
-        older_than: JobRef | None = None,
+        older_than: ListPosition | None = None,
     ) -> tuple[list[JobRef], bool]:
         """Up to ``limit`` of the caller's jobs, newest first (older than ``older_than`` when
         paging on), from the owner index, and whether more follow: reads grow with the

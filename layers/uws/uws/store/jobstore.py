@@ -1,8 +1,10 @@
-"""JobStore: the job table in DynamoDB. The store (this package) is the only place that
-calls DynamoDB or knows its words (attribute names, indexes, condition expressions).
+"""JobStore: the job table in DynamoDB. The store (this package) is the only caller of the
+job table and the only place that knows its words (attribute names, indexes, condition
+expressions); the Idempotency-Key table is Powertools' own (``uws.web.idempotency``).
 
 The store offers the reads and the named transitions of a job's life (``mark_queued``,
-``mark_executing``, ``mark_completed`` …). Each transition is one conditional write: the
+``mark_executing``, ``mark_completed`` …, each one of ``uws.phases``' transitions). Each is
+one conditional write: the
 condition says what it needs (the job exists, is not past its destruction time, is visible
 to the caller, is in a phase the transition starts from, and anything particular to it);
 when it fails, DynamoDB hands back the old item (``ReturnValuesOnConditionCheckFailure``) and
@@ -26,7 +28,20 @@ from botocore.exceptions import ClientError
 
 from .. import aws
 from ..job import SYSTEM, Caller, ErrorSummary, Job, Result, Upload
-from ..phases import EXECUTION_DURATION_CHANGEABLE, PARAMETERS_CHANGEABLE, Phase, sources
+from ..phases import (
+    ABORT,
+    COMPLETE,
+    END_LOST,
+    EXECUTION_DURATION_CHANGEABLE,
+    FAIL,
+    HOLD,
+    PARAMETERS_CHANGEABLE,
+    QUEUE,
+    START,
+    UNQUEUE,
+    Phase,
+    Transition,
+)
 from .indexes import JobIndexes
 from .items import (
     deserialize,
@@ -35,19 +50,17 @@ from .items import (
     owner_key,
     result_value,
     shard,
-    stamp,
     summary_value,
     upload_from_value,
     upload_value,
 )
 from .quota import HOLDS_PLACE, give_back, take_place
+from .removal import JobRemoval
 from .writes import (
     TRANSACTION_ATTEMPTS,
     Cancelled,
     Change,
-    Expression,
     StateConflict,
-    access_condition,
     explain,
     pause_after_conflict,
     refusal,
@@ -79,7 +92,14 @@ def _also(change: Change, more: Change) -> Change:
     )
 
 
-class JobStore(JobIndexes):
+def _of_type(job_type: str) -> Change:
+    """A condition: the job is of ``job_type`` (what a write was checked against without
+    reading the job; a job created before a redeploy changed the type fails it)."""
+    return Change(condition="#jobType = :jobType", names={"#jobType": "jobType"},
+                  values={":jobType": job_type})  # fmt: skip
+
+
+class JobStore(JobIndexes, JobRemoval):
     def __init__(self, table: str, active_limit: int = 0) -> None:
         self.table = table
         self.active_limit = active_limit  # QUEUED + EXECUTING jobs per owner; 0: no limit
@@ -106,7 +126,7 @@ class JobStore(JobIndexes):
         assert job is not None
         return job
 
-    # ---- creation and deletion -------------------------------------------------------------
+    # ---- creation (deletion: .removal) ----------------------------------------------------
 
     def create(self, job: Job) -> None:
         """Store a new job (PENDING, or QUEUED with its queue deadline). A QUEUED job takes a
@@ -127,92 +147,31 @@ class JobStore(JobIndexes):
                 TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(jobId)"
             )
 
-    def delete(self, job_id: str, caller: Caller, now: datetime.datetime) -> Job:
-        """Delete the item in one conditional write; return what was deleted. A job holding a
-        place in its owner's quota gives it back in the same transaction."""
-        expr = Expression()
-        condition = access_condition(expr, caller, now)
-        try:
-            with aws.translated_errors():
-                response = self._db.delete_item(
-                    TableName=self.table,
-                    Key={"jobId": {"S": job_id}},
-                    ConditionExpression=f"({condition}) AND attribute_not_exists({HOLDS_PLACE})",
-                    ReturnValues="ALL_OLD",
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                    **expr.request(),
-                )
-        except ClientError as error:
-            item = refused_item(error)
-            if item is None or HOLDS_PLACE not in item:
-                raise refusal(item, caller, now) from None
-            explain(job_from_item(item), caller, now)
-            try:
-                self._delete_holding(item, f"{condition} AND {expr.name('version')} = :seen", expr)
-            except Cancelled:  # changed since: the worker ended it, say; start again
-                return self.delete(job_id, caller, now)
-            return job_from_item(item)
-        return job_from_item(response["Attributes"])
-
-    def destroy_expired(self, job_id: str, now: datetime.datetime) -> bool:
-        """Delete a job whose destruction time has passed; False if it is gone or was extended."""
-        condition = "#d <= :now"
-        names, values = {"#d": "destruction"}, {":now": {"S": stamp(now)}}
-        try:
-            with aws.translated_errors():
-                self._db.delete_item(
-                    TableName=self.table,
-                    Key={"jobId": {"S": job_id}},
-                    ConditionExpression=f"{condition} AND attribute_not_exists({HOLDS_PLACE})",
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=values,
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-        except ClientError as error:
-            item = refused_item(error)
-            if item is None or HOLDS_PLACE not in item or item["destruction"]["S"] > stamp(now):
-                return False
-            expr = Expression()
-            expr.names.update(names)
-            expr.values.update(values)
-            try:
-                self._delete_holding(item, f"{condition} AND {expr.name('version')} = :seen", expr)
-            except Cancelled:
-                return False
-        return True
-
-    def _delete_holding(self, item: dict[str, Any], condition: str, expr: Expression) -> None:
-        """Delete ``item`` (unchanged since it was read: same version) and give its place back."""
-        expr.values[":seen"] = item["version"]
-        delete = {
-            "TableName": self.table,
-            "Key": {"jobId": item["jobId"]},
-            "ConditionExpression": condition,
-            **expr.request(),
-        }
-        transact(self._db, [{"Delete": delete}, give_back(self.table, item["ownerKey"]["S"])])
-
     # ---- what clients change ---------------------------------------------------------------
 
     def mark_queued(
         self, job_id: str, caller: Caller, now: datetime.datetime, deadline: datetime.datetime,
-        required: Iterable[str] = (),
+        job_type: str, required: Iterable[str] = (),
     ) -> Job:  # fmt: skip
-        """PENDING or HELD → QUEUED, if every ``required`` parameter has a value; ``deadline``
-        (by which a worker must take the job up) goes into the deadline index. With a quota,
-        the job takes a place in its owner's in the same transaction (QuotaReached if none is
-        free; the job is then unchanged)."""
-        change = Change(
-            set={"phase": Phase.QUEUED, "deadline": deadline, "deadlineShard": shard(job_id)},
-            phases=sources(Phase.QUEUED),
+        """PENDING or HELD → QUEUED, if the job is of ``job_type`` and every ``required``
+        parameter (of that type) has a value; ``deadline`` (by which a worker must take the job
+        up) goes into the deadline index. With a quota, the job takes a place in its owner's in
+        the same transaction (QuotaReached if none is free; the job is then unchanged)."""
+        change = _also(
+            Change(
+                set={"phase": QUEUE.target, "deadline": deadline, "deadlineShard": shard(job_id)},
+                phases=QUEUE.sources,
+            ),
+            _of_type(job_type),
         )
         names = list(required)
         if names:  # DynamoDB refuses names an expression does not use
-            change.names = {"#params": "parameters"}
-            change.names.update({f"#req{i}": name for i, name in enumerate(names)})
-            change.condition = " AND ".join(
+            present = Change(names={"#params": "parameters"})
+            present.names.update({f"#req{i}": name for i, name in enumerate(names)})
+            present.condition = " AND ".join(
                 f"attribute_exists(#params.#req{i})" for i in range(len(names))
             )
+            change = _also(change, present)
         if not self.active_limit:
             return self._update(job_id, caller, now, change)
         change.set[HOLDS_PLACE] = True
@@ -238,21 +197,21 @@ class JobStore(JobIndexes):
     def mark_held(self, job_id: str, caller: Caller, now: datetime.datetime) -> Job:
         """PENDING → HELD: RUN found no free place in the owner's quota (UWS 1.1: the client
         sends RUN again later)."""
-        return self._update(job_id, caller, now, Change(set={"phase": Phase.HELD},
-                                                        phases=sources(Phase.HELD)))  # fmt: skip
+        return self._update(job_id, caller, now, Change(set={"phase": HOLD.target},
+                                                        phases=HOLD.sources))  # fmt: skip
 
     def unqueue(self, job_id: str, caller: Caller, now: datetime.datetime) -> None:
         """QUEUED → PENDING: the run request could not be handed to the worker."""
-        change = Change(set={"phase": Phase.PENDING}, remove=_NO_DEADLINE, phases={Phase.QUEUED})
+        change = Change(set={"phase": UNQUEUE.target}, remove=_NO_DEADLINE, phases=UNQUEUE.sources)
         self._leave_active(job_id, caller, now, change)
 
     def mark_aborted(self, job_id: str, caller: Caller, now: datetime.datetime) -> Job:
         """Any active phase → ABORTED; return the job as it was (its phase and task tell
         whether a container must be stopped). A running worker sees it at its next check."""
         change = Change(
-            set={"phase": Phase.ABORTED, "endTime": now},
+            set={"phase": ABORT.target, "endTime": now},
             remove=_NO_DEADLINE,
-            phases=sources(Phase.ABORTED),
+            phases=ABORT.sources,
         )
         return self._leave_active(job_id, caller, now, change)
 
@@ -294,12 +253,14 @@ class JobStore(JobIndexes):
 
     def set_parameters(
         self, job_id: str, caller: Caller, now: datetime.datetime,
-        parameters: dict[str, list[str]], uploads: dict[str, Upload], run_id: str | None = None,
+        job_type: str, parameters: dict[str, list[str]], uploads: dict[str, Upload],
+        run_id: str | None = None,
     ) -> list[Upload]:  # fmt: skip
-        """Set (replace) parameters and uploaded files, and the runId, while PENDING; return
-        the uploads this write replaced (as the write found them, so that two writes at once
-        each learn exactly what they displaced)."""
-        change = Change(phases=PARAMETERS_CHANGEABLE)
+        """Set (replace) parameters and uploaded files, and the runId, while PENDING, of a job
+        of ``job_type`` (the type they were checked against); return the uploads this write
+        replaced (as the write found them, so that two writes at once each learn exactly what
+        they displaced)."""
+        change = _also(Change(phases=PARAMETERS_CHANGEABLE), _of_type(job_type))
         change.set.update({f"parameters.{name}": values for name, values in parameters.items()})
         change.set.update({f"uploads.{name}": upload_value(u) for name, u in uploads.items()})
         if run_id is not None:
@@ -319,9 +280,9 @@ class JobStore(JobIndexes):
         changed meanwhile fails here (StateConflict)."""
         deadline = now + datetime.timedelta(seconds=execution_duration)
         change = Change(
-            set={"phase": Phase.EXECUTING, "startTime": now, "deadline": deadline,
+            set={"phase": START.target, "startTime": now, "deadline": deadline,
                  "deadlineShard": shard(job_id), "jobInfo": {}},
-            phases={Phase.QUEUED}, condition="#duration = :duration",
+            phases=START.sources, condition="#duration = :duration",
             names={"#duration": "executionDuration"}, values={":duration": execution_duration},
         )  # fmt: skip
         if task_arn is not None:
@@ -339,7 +300,7 @@ class JobStore(JobIndexes):
         self._update(job_id, SYSTEM, now, Change(set={"results": listed}, phases={Phase.EXECUTING}))
 
     def mark_completed(self, job_id: str, now: datetime.datetime) -> None:
-        self._end(job_id, now, Phase.COMPLETED, {})
+        self._end(job_id, now, COMPLETE, {})
 
     def mark_failed(
         self, job_id: str, now: datetime.datetime, summary: ErrorSummary,
@@ -350,15 +311,15 @@ class JobStore(JobIndexes):
         values: dict[str, Any] = {"errorSummary": summary_value(summary)}
         if dropping_progress:
             values["jobInfo"] = {}
-        self._end(job_id, now, Phase.ERROR, values)
+        self._end(job_id, now, FAIL, values)
 
     def _end(
-        self, job_id: str, now: datetime.datetime, phase: Phase, values: dict[str, Any]
+        self, job_id: str, now: datetime.datetime, end: Transition, values: dict[str, Any]
     ) -> None:
         change = Change(
-            set={"phase": phase, "endTime": now, **values},
+            set={"phase": end.target, "endTime": now, **values},
             remove=_NO_DEADLINE,
-            phases={Phase.EXECUTING},
+            phases=end.sources,
         )
         self._leave_active(job_id, SYSTEM, now, change)
 
@@ -369,8 +330,9 @@ class JobStore(JobIndexes):
         """QUEUED or EXECUTING → ERROR for a job still in ``phase`` whose deadline is at or
         before ``cut`` (a client or the worker may have moved it on meanwhile); return the
         job as it was."""
+        assert phase in END_LOST.sources
         change = Change(
-            set={"phase": Phase.ERROR, "endTime": now,
+            set={"phase": END_LOST.target, "endTime": now,
                  "errorSummary": summary_value(ErrorSummary(message))},
             remove=_NO_DEADLINE,
             phases={phase},
@@ -386,10 +348,10 @@ class JobStore(JobIndexes):
         """QUEUED or EXECUTING → ERROR for a job whose container task stopped without ending
         it (its task, or one that never got as far as saying it was: a job has one)."""
         change = Change(
-            set={"phase": Phase.ERROR, "endTime": now,
+            set={"phase": END_LOST.target, "endTime": now,
                  "errorSummary": summary_value(ErrorSummary(message))},
             remove=_NO_DEADLINE,
-            phases={Phase.QUEUED, Phase.EXECUTING},
+            phases=END_LOST.sources,
             condition="attribute_not_exists(#task) OR #task = :task",
             names={"#task": "taskArn"},
             values={":task": task_arn},

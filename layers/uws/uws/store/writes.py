@@ -123,7 +123,9 @@ def update_request(
 
 
 def access_condition(expr: Expression, caller: Caller, now: datetime.datetime) -> str:
-    """The job exists, is not past its destruction, and the caller may touch it."""
+    """The job exists, is not past its destruction, and the caller may touch it. A job past
+    its destruction time is a 404 from that moment on; the reaper (``uws.reaper``) removes
+    its item and files later."""
     alive = (
         f"attribute_exists({expr.name('jobId')})"
         f" AND {expr.name('destruction')} > {expr.value(stamp(now))}"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from .job import Job
-from .phases import ACTIVE, Phase
-from .service import JobHandle
+from ..job import Job
+from ..phases import ACTIVE, Phase
+from ..service import JobHandle
 
 # WAIT's pauses between reads: a job that ends within milliseconds is seen at once, and a long
 # wait costs about two reads a second (a 20 s WAIT on a job that does not change: 45 reads).

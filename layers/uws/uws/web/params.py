@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime
 import re
 
-from .errors import BadRequest, shown
+from ..errors import BadRequest, shown
+from ..isodt import parseISODT
+from ..job import MAX_RUN_ID_LENGTH
+from ..jobtypes import check_xml_text
+from ..phases import Phase
 from .http import Request
-from .isodt import parseISODT
-from .job import MAX_RUN_ID_LENGTH
-from .jobtypes import check_xml_text
-from .phases import Phase
 
 _INTEGER = re.compile(r"\s*[+-]?[0-9]{1,18}\s*")
 

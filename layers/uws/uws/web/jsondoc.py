@@ -1,5 +1,5 @@
 """The UWS documents as JSON, for portals and scripts (docs/uws.md, JSON): the UWS schema's
-element and attribute names as keys, the same facts as the XML documents in uws.xml. A value
+element and attribute names as keys, the same facts as the XML documents in uws.web.xml. A value
 the XML leaves nil (or out) is null here."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from .http import Links
-from .isodt import formatISODT
-from .job import Job, JobRef
+from ..isodt import formatISODT
+from ..job import Job, JobRef
+from .links import Links
 
 MIME = "application/json"
 

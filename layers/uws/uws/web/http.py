@@ -14,10 +14,10 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-from .config import Settings
-from .errors import (
+from ..config import Settings
+from ..errors import (
     BadRequest,
     Forbidden,
     PayloadTooLarge,
@@ -27,7 +27,8 @@ from .errors import (
     UWSError,
     shown,
 )
-from .job import Caller
+from ..job import Caller, UploadedFile
+from .links import Links
 
 TEXT = "text/plain; charset=utf-8"
 
@@ -43,37 +44,6 @@ def fits_lambda_response(body: str) -> bool:
     if len(body) * 6 < RESPONSE_BUDGET:
         return True
     return len(json.dumps(body)) < RESPONSE_BUDGET
-
-
-@dataclass(frozen=True)
-class UploadedFile:
-    """A file part of a multipart/form-data body."""
-
-    filename: str
-    content_type: str
-    content: bytes
-
-
-@dataclass(frozen=True)
-class Links:
-    """Absolute URLs under the API's public base (stage prefix or custom domain included)."""
-
-    base: str  # e.g. https://abc.execute-api.eu-west-1.amazonaws.com/prod
-
-    def url(self, path: str) -> str:
-        return f"{self.base}/{path.lstrip('/')}"
-
-    def jobs(self) -> str:
-        return self.url("async")
-
-    def job(self, job_id: str) -> str:
-        return self.url(f"async/{job_id}")
-
-    def result(self, job_id: str, result_id: str) -> str:
-        return self.url(f"async/{job_id}/results/{quote(result_id, safe='')}")
-
-    def parameter(self, job_id: str, name: str) -> str:
-        return self.url(f"async/{job_id}/parameters/{quote(name, safe='')}")
 
 
 @dataclass

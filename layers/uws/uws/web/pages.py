@@ -19,11 +19,12 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from .http import Links, Response
-from .isodt import formatISODT
-from .job import Job, JobRef
-from .jobtypes import JobType
-from .phases import Phase
+from ..isodt import formatISODT
+from ..job import Job, JobRef
+from ..jobtypes import JobType
+from ..phases import Phase
+from .http import Response
+from .links import Links
 
 MIME = "text/html; charset=utf-8"
 FOLLOWED = (Phase.QUEUED, Phase.EXECUTING)

@@ -8,10 +8,11 @@ The tests validate every document against the UWS 1.1 schema.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from .isodt import formatISODT
-from .job import Job, JobRef, xml_safe
+from ..isodt import formatISODT
+from ..job import Job, JobRef, xml_safe
+from .links import Links
 
 if TYPE_CHECKING:
     from lxml import etree
@@ -32,12 +33,6 @@ MIME = "text/xml; charset=utf-8"
 
 _HREF = f"{{{XLINK_NS}}}href"
 _NIL = f"{{{XSI_NS}}}nil"
-
-
-class Links(Protocol):
-    def job(self, job_id: str) -> str: ...
-    def result(self, job_id: str, result_id: str) -> str: ...
-    def parameter(self, job_id: str, name: str) -> str: ...
 
 
 def _el(parent: etree._Element | None, tag: str, text: str | None = None, **attrs: str):

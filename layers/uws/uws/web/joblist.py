@@ -1,32 +1,24 @@
 """The job list, ``/async``: GET lists the caller's jobs, POST creates a job.
 
-Not a child of a job, so not a :class:`~uws.actions.JobAction`: :class:`JobList` answers
-through the same ``do<METHOD>`` dispatch (:func:`~uws.actions.call_method`).
+Not a child of a job, so not a :class:`~uws.web.actions.JobAction`: :class:`JobList` answers
+through the same ``do<METHOD>`` dispatch (:func:`~uws.web.resources.call_method`); creation
+is :meth:`uws.service.Service.create`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import datetime
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from ..errors import BadRequest, SeeOther, shown
+from ..job import Caller, JobRef, ListPosition, is_job_id
+from ..phases import Phase
+from ..service import NewJob, Service
 from . import jsondoc
-from .actions import Resource, negotiated, store_uploads
-from .errors import BadRequest, SeeOther, ServiceUnavailable, shown
 from .http import Request, Response, fits_lambda_response
-from .job import (
-    Caller,
-    Job,
-    JobRef,
-    clamp_execution_duration,
-    is_job_id,
-    latest_destruction,
-    new_job,
-    queue_deadline,
-)
 from .params import (
     parse_execution_duration,
     parse_integer,
@@ -34,10 +26,7 @@ from .params import (
     parse_run_id,
     parse_time,
 )
-from .phases import Phase
-from .service import JobHandle, Service, enqueue
-from .store import QuotaReached
-from .telemetry import count
+from .resources import Resource, negotiated
 from .xml import jobs_document
 
 STANDARD_CREATE_PARAMETERS = frozenset({"RUNID", "PHASE", "EXECUTIONDURATION", "DESTRUCTION"})
@@ -61,7 +50,7 @@ class JobList(Resource):
             next_url = (
                 None if following is None else f"{request.links.jobs()}?{urlencode(following)}"
             )
-            return jobs_page(refs, request.links, service.job_type, query.phases, next_url)
+            return jobs_page(refs, request.links, service.new_job_type, query.phases, next_url)
         response = negotiated(request, refs, jobs_document, jsondoc.jobs_json)
         while not fits_lambda_response(response.body) and len(refs) > 1:  # unusually long ids
             refs, more = refs[: len(refs) // 2], True
@@ -73,14 +62,16 @@ class JobList(Resource):
         return response
 
     def doPOST(self, service: Service, request: Request) -> Response:
-        """A new job; with an Idempotency-Key, at most one per owner and key (uws.idempotency,
+        """A new job; with an Idempotency-Key, at most one per owner and key (uws.web.idempotency,
         imported only then: other creations never pay for it)."""
         if request.idempotency_key is None:
-            job_id = create_job(service, request).job_id
+            job_id = service.create(request.caller, new_job(request)).job_id
         else:
             from .idempotency import create_once
 
-            job_id = create_once(service, request, lambda: create_job(service, request).job_id)
+            job_id = create_once(
+                service, request, lambda: service.create(request.caller, new_job(request)).job_id
+            )
         raise SeeOther(f"async/{job_id}")
 
 
@@ -92,7 +83,7 @@ class JobListQuery:
     after: datetime.datetime | None
     after_literal: str | None  # as given, for the next page's URL
     last: int | None
-    cursor: JobRef | None
+    cursor: ListPosition | None
 
     @classmethod
     def parse(cls, request: Request) -> JobListQuery:
@@ -141,7 +132,7 @@ def make_cursor(ref: JobRef) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def parse_cursor(literal: str) -> JobRef:
+def parse_cursor(literal: str) -> ListPosition:
     """The job a CURSOR names; only its time and id are used, and only within the caller's
     own jobs (the owner comes from the request, never from the cursor)."""
     try:
@@ -149,61 +140,25 @@ def parse_cursor(literal: str) -> JobRef:
         created, job_id = text.split(" ")
         if not is_job_id(job_id):
             raise ValueError(job_id)
-        return JobRef(job_id, Phase.PENDING, None, None, datetime.datetime.fromisoformat(created))
+        return ListPosition(datetime.datetime.fromisoformat(created), job_id)
     except (ValueError, UnicodeDecodeError, binascii.Error):
         raise BadRequest("CURSOR is not one this service handed out.") from None
 
 
-def create_job(service: Service, request: Request) -> Job:
-    """Build a PENDING job from the POST (or QUEUED with PHASE=RUN) and store it in one write."""
-    settings = service.settings
-    now = service.clock()
-    jobtype = service.job_type
-    job = new_job(request.caller.owner, jobtype.name, now, settings)
-    job.parameters = jobtype.validate(
-        (k, v) for k, v in request.params if k.upper() not in STANDARD_CREATE_PARAMETERS
-    )
-    job.run_id = parse_run_id(request)
-    duration = request.value("EXECUTIONDURATION")
-    if duration is not None:
-        job.execution_duration = clamp_execution_duration(
-            parse_execution_duration(duration), settings
-        )
-    destruction = request.value("DESTRUCTION")
-    if destruction is not None:
-        wanted = parse_time("DESTRUCTION", destruction)
-        if wanted <= now:  # the 303 would lead to a 404 (a job's own can be set so: docs/uws.md)
-            raise BadRequest("DESTRUCTION is in the past; a new job would be gone at once.")
-        job.destruction = min(wanted, latest_destruction(now, settings))
+def new_job(request: Request) -> NewJob:
+    """What the creating POST asks for: the job type's parameters, the UWS ones parsed."""
     phase = request.value("PHASE")
     if phase not in (None, "RUN"):
         raise BadRequest(f"PHASE at creation may only be RUN, not {shown(phase or '')}.")
-    if phase == "RUN":
-        missing = jobtype.missing(job.parameters)
-        if missing:
-            raise BadRequest(
-                f"The job cannot run without its required parameters: {', '.join(missing)}."
-            )
-    for name, (upload, filename) in store_uploads(service, job.job_id, request.files).items():
-        job.parameters[name] = [filename]
-        job.uploads[name] = upload
-    if phase == "RUN":
-        job.phase = Phase.QUEUED
-        job.deadline = queue_deadline(now, settings)
-    try:
-        service.store.create(job)
-    except QuotaReached:  # the owner's quota is full: HELD, as a later RUN would be
-        job.phase, job.deadline = Phase.HELD, None
-        service.store.create(job)
-        count("JobsHeld")
-    count("JobsCreated")
-    if job.phase == Phase.QUEUED:
-        try:
-            enqueue(JobHandle(job.job_id, request.caller, service), job)
-        except ServiceUnavailable:
-            # The client hears 503 and never learns of this job: it goes, so that a retry
-            # (with the same Idempotency-Key or none) leaves one job, not two.
-            with contextlib.suppress(Exception):
-                service.store.delete(job.job_id, request.caller, service.clock())
-            raise
-    return job
+    duration = request.value("EXECUTIONDURATION")
+    destruction = request.value("DESTRUCTION")
+    return NewJob(
+        parameters=[
+            (k, v) for k, v in request.params if k.upper() not in STANDARD_CREATE_PARAMETERS
+        ],
+        files=request.files,
+        run_id=parse_run_id(request),
+        execution_duration=None if duration is None else parse_execution_duration(duration),
+        destruction=None if destruction is None else parse_time("DESTRUCTION", destruction),
+        run=phase == "RUN",
+    )

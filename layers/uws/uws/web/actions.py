@@ -3,54 +3,33 @@
 One class per child resource of a job, named by its path below the job, with one ``do<METHOD>``
 method per HTTP verb it answers; :class:`JobActions` maps names to classes and dispatches.
 Redirects are raised (:class:`~uws.errors.SeeOther`), like DaCHS's ``svcs.SeeOther``, and
-become 303s in :mod:`uws.service`; so do errors. A method the class lacks is a 405 that names
-the ones it has.
+become 303s in :mod:`uws.entrypoints`; so do errors. A method the class lacks is a 405 that
+names the ones it has.
 
-GETs read the job once (strongly consistent); every change is one of the store's named
-transitions, one conditional write whose refusal tells us the job's state without another read.
-The job list (``/async``) is in :mod:`uws.joblist`.
+GETs read the job once (strongly consistent); every change is a verb of
+:class:`~uws.service.Service`, one conditional write whose refusal tells the job's state
+without another read. Attributes are declared, as the seed declares its settables: a name, the
+job's attribute, how it is shown and (for the settable ones) parsed and changed.
+The job list (``/async``) is in :mod:`uws.web.joblist`.
 """
 
 from __future__ import annotations
 
 import datetime
-import os
 from typing import Any, ClassVar
 
-from . import files as filekeys
+from ..errors import BadRequest, NotFound, SeeOther, shown
+from ..isodt import formatISODT
+from ..job import Job
+from ..phases import Phase
+from ..service import JobHandle
 from . import jsondoc
-from .errors import (
-    BadRequest,
-    Forbidden,
-    MethodNotAllowed,
-    NotFound,
-    SeeOther,
-    shown,
-)
-from .http import TEXT, Request, Response, UploadedFile
-from .isodt import formatISODT
-from .job import (
-    Job,
-    Upload,
-    clamp_execution_duration,
-    latest_destruction,
-)
-from .params import (
-    parse_execution_duration,
-    parse_phase,
-    parse_run_id,
-    parse_time,
-    parse_wait,
-)
-from .phases import Phase
-from .service import JobHandle, Service, abort_job, queue_job
-from .store import StateConflict
-from .telemetry import count, logger
+from .http import TEXT, Request, Response
+from .params import parse_execution_duration, parse_phase, parse_run_id, parse_time, parse_wait
+from .resources import Resource, call_method, negotiated
 from .waiting import wait_for_change
 from .xml import MIME as XML
 from .xml import job_document, parameters_document, results_document
-
-METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 
 
 def _text(body: str) -> Response:
@@ -73,14 +52,6 @@ def _sole(request: Request, name: str, resource: str) -> str:
     return _required(request, name)
 
 
-class Resource:
-    """Something answering HTTP methods through ``do<METHOD>`` methods."""
-
-    @classmethod
-    def allowed(cls) -> list[str]:
-        return [m for m in METHODS if hasattr(cls, f"do{m}")]
-
-
 class JobAction(Resource):
     """An action done to a job: ``do<METHOD>(job, request)`` methods, dispatched by JobActions.
 
@@ -96,29 +67,13 @@ class JobAction(Resource):
         return Response(200, body if isinstance(body, str) else body.decode("utf-8"), self.mime)
 
 
-def negotiated(
-    request: Request, subject: Any, as_xml: Any, as_json: Any, as_html: Any = None
-) -> Response:
-    """A 200 with ``subject``'s UWS document: JSON when the client's Accept prefers it, an
-    HTML page (``as_html``, a whole response) when a browser asks, else XML; ``Vary: Accept``
-    on all (docs/uws.md, JSON and Browsers)."""
-    if request.wants_html and as_html is not None:
-        return as_html(subject)
-    if request.wants_json:
-        response = Response(200, jsondoc.dumps(as_json(subject, request.links)), jsondoc.MIME)
-    else:
-        response = Response(200, as_xml(subject, request.links).decode("utf-8"), XML)
-    response.headers["Vary"] = "Accept"
-    return response
-
-
 def job_page(job: JobHandle, request: Request) -> Any:
-    """The job's HTML page, for a browser (uws.pages, imported only then)."""
+    """The job's HTML page, for a browser (uws.web.pages, imported only then)."""
 
     def render(current: Job) -> Response:
         from .pages import job_page
 
-        return job_page(current, request.links, job.service.job_type)
+        return job_page(current, request.links, job.service.job_type_of(current))
 
     return render
 
@@ -137,19 +92,7 @@ class RootAction(JobAction):
         return negotiated(request, current, job_document, jsondoc.job_json, job_page(job, request))
 
     def doDELETE(self, job: JobHandle, request: Request) -> Response:
-        """The item goes first (one conditional delete): from then on the job is gone for
-        everyone. The files it lists (results, uploads) follow in one call, without listing
-        the bucket; a file never recorded (a run or an upload that died between S3 and
-        DynamoDB) and any S3 leaves behind, the bucket's lifecycle rule removes."""
-        deleted = job.service.store.delete(job.id, job.caller, job.service.clock())
-        count("JobsDeleted")
-        job.service.stop_task(deleted, "The UWS job was deleted.")
-        keys = [r.key for r in deleted.results] + [u.key for u in deleted.uploads.values()]
-        try:
-            job.service.files.delete_keys(keys)
-        except Exception:
-            logger.exception("job deleted, its files left to the lifecycle rule")
-            count("FilesLeftBehind")
+        job.service.delete(job)
         raise SeeOther("async")
 
     def doPOST(self, job: JobHandle, request: Request) -> Response:
@@ -178,9 +121,9 @@ class PhaseAction(JobAction):
     def doPOST(self, job: JobHandle, request: Request) -> Response:
         phase = _sole(request, "PHASE", "{job}/phase")
         if phase == "RUN":
-            queue_job(job)
+            job.service.run(job)
         elif phase == "ABORT":
-            abort_job(job)
+            job.service.abort(job)
         else:
             raise BadRequest(
                 f"PHASE must be RUN or ABORT (case matters), not {shown(phase or '')}."
@@ -188,28 +131,37 @@ class PhaseAction(JobAction):
         raise SeeOther(f"async/{job.id}")
 
 
-class _SettableAction(JobAction):
-    """A job attribute with GET as text and POST to change it, as DaCHS's _SettableAction."""
+def _time_or(empty: str) -> Any:
+    """A serializer: an ISO time, or ``empty`` when the job has none."""
+    return staticmethod(lambda value: formatISODT(value) or empty)
+
+
+class _AttributeAction(JobAction):
+    """A job attribute as text: ``attName`` read from the job, shown by ``serializeValue``."""
 
     mime = TEXT
     attName: ClassVar[str]
-    parameter: ClassVar[str]
+    serializeValue: Any = staticmethod(str)
 
     def doGET(self, job: JobHandle, request: Request) -> Response:
         return self.answer(self.serializeValue(getattr(job.load(), self.attName)))
 
+
+class _SettableAction(_AttributeAction):
+    """An attribute that POST changes, as DaCHS's _SettableAction: ``parameter`` parsed by
+    ``deserializeValue`` and handed to the service's verb ``change``."""
+
+    parameter: ClassVar[str]
+
     def doPOST(self, job: JobHandle, request: Request) -> Response:
         literal = _sole(request, self.parameter, f"{{job}}/{self.name}")
-        self.store(job, self.deserializeValue(literal))
+        self.change(job, self.deserializeValue(literal))
         raise SeeOther(f"async/{job.id}")
-
-    def serializeValue(self, value: Any) -> str:
-        raise NotImplementedError
 
     def deserializeValue(self, literal: str) -> Any:
         raise NotImplementedError
 
-    def store(self, job: JobHandle, value: Any) -> None:
+    def change(self, job: JobHandle, value: Any) -> None:
         raise NotImplementedError
 
 
@@ -220,22 +172,11 @@ class ExecDAction(_SettableAction):
     attName = "execution_duration"
     parameter = "EXECUTIONDURATION"
 
-    def serializeValue(self, value: int) -> str:
-        return str(value)
-
     def deserializeValue(self, literal: str) -> int:
         return parse_execution_duration(literal)
 
-    def store(self, job: JobHandle, value: int) -> None:
-        seconds = clamp_execution_duration(value, job.service.settings)
-        limit = job.service.queued_duration_limit(job.service.job_type)
-        try:
-            job.store.set_execution_duration(job.id, job.caller, job.now(), seconds, limit)
-        except StateConflict as conflict:
-            raise Forbidden(
-                "executionDuration can be changed only while PENDING or QUEUED, "
-                f"not {conflict.job.phase}."
-            ) from None
+    def change(self, job: JobHandle, value: int) -> None:
+        job.service.change_execution_duration(job, value)
 
 
 class DestructionAction(_SettableAction):
@@ -244,22 +185,37 @@ class DestructionAction(_SettableAction):
     name = "destruction"
     attName = "destruction"
     parameter = "DESTRUCTION"
-
-    def serializeValue(self, value: datetime.datetime) -> str:
-        return formatISODT(value) or ""
+    serializeValue = _time_or("")
 
     def deserializeValue(self, literal: str) -> datetime.datetime:
         return parse_time("DESTRUCTION", literal)
 
-    def store(self, job: JobHandle, value: datetime.datetime) -> None:
-        """One write when the value is within the maximum; a second only to clamp a later one."""
-        settings = job.service.settings
-        longest = datetime.timedelta(days=settings.max_destruction_days)
-        try:
-            job.store.set_destruction(job.id, job.caller, job.now(), value, longest)
-        except StateConflict as conflict:
-            clamped = latest_destruction(conflict.job.creation_time, settings)
-            job.store.set_destruction(job.id, job.caller, job.now(), min(value, clamped))
+    def change(self, job: JobHandle, value: datetime.datetime) -> None:
+        job.service.change_destruction(job, value)
+
+
+class QuoteAction(_AttributeAction):
+    """``{job}/quote``: when the job is expected to finish; empty when unknown."""
+
+    name = "quote"
+    attName = "quote"
+    serializeValue = _time_or("")
+
+
+class OwnerAction(_AttributeAction):
+    """``{job}/owner``: the owner id, or NULL for an anonymous job (as DaCHS)."""
+
+    name = "owner"
+    attName = "owner"
+    serializeValue = staticmethod(lambda owner: owner or "NULL")
+
+
+class StartTimeAction(_AttributeAction):
+    """``{job}/startTime`` (DaCHS extension): when the job started executing, or NULL."""
+
+    name = "startTime"
+    attName = "start_time"
+    serializeValue = _time_or("NULL")
 
 
 class ErrorAction(JobAction):
@@ -277,36 +233,6 @@ class ErrorAction(JobAction):
         return self.answer(summary.message if summary else "The job failed.")
 
 
-class QuoteAction(JobAction):
-    """``{job}/quote``: when the job is expected to finish; empty when unknown."""
-
-    name = "quote"
-    mime = TEXT
-
-    def doGET(self, job: JobHandle, request: Request) -> Response:
-        return self.answer(formatISODT(job.load().quote) or "")
-
-
-class OwnerAction(JobAction):
-    """``{job}/owner``: the owner id, or NULL for an anonymous job (as DaCHS)."""
-
-    name = "owner"
-    mime = TEXT
-
-    def doGET(self, job: JobHandle, request: Request) -> Response:
-        return self.answer(job.load().owner or "NULL")
-
-
-class StartTimeAction(JobAction):
-    """``{job}/startTime`` (DaCHS extension): when the job started executing, or NULL."""
-
-    name = "startTime"
-    mime = TEXT
-
-    def doGET(self, job: JobHandle, request: Request) -> Response:
-        return self.answer(formatISODT(job.load().start_time) or "NULL")
-
-
 class ParameterAction(JobAction):
     """``{job}/parameters``: the parameters; POST changes them while PENDING."""
 
@@ -317,29 +243,8 @@ class ParameterAction(JobAction):
 
     def doPOST(self, job: JobHandle, request: Request) -> Response:
         """Declared parameters, and RUNID (the job's runId, as DaCHS and CADC accept here)."""
-        service = job.service
-        parameters = service.job_type.validate(
-            (k, v) for k, v in request.params if k.upper() != "RUNID"
-        )
-        run_id = parse_run_id(request)
-        new_uploads = store_uploads(service, job.id, request.files)
-        uploads = {name: upload for name, (upload, _) in new_uploads.items()}
-        parameters.update({name: [filename] for name, (_, filename) in new_uploads.items()})
-        if not parameters and run_id is None:
-            raise SeeOther(f"async/{job.id}")
-        try:
-            replaced = job.store.set_parameters(
-                job.id, job.caller, job.now(), parameters, uploads, run_id
-            )
-        except (StateConflict, NotFound, Forbidden) as error:
-            service.files.delete_keys([upload.key for upload in uploads.values()])
-            if isinstance(error, StateConflict):
-                raise Forbidden(
-                    f"Parameters can be changed only while PENDING, not {error.job.phase}."
-                ) from None
-            raise
-        # Only what this write displaced: a POST at the same moment has its own files.
-        service.files.delete_keys([upload.key for upload in replaced])
+        parameters = [(k, v) for k, v in request.params if k.upper() != "RUNID"]
+        job.service.change_parameters(job, parameters, request.files, parse_run_id(request))
         raise SeeOther(f"async/{job.id}")
 
 
@@ -362,24 +267,6 @@ class ParameterValueAction(JobAction):
         raise SeeOther(
             job.service.files.presigned_get(upload.key, upload.mime_type, settings.presign_seconds)
         )
-
-
-def store_uploads(
-    service: Service, job_id: str, uploads: dict[str, UploadedFile]
-) -> dict[str, tuple[Upload, str]]:
-    """Put uploaded files of declared ``file`` parameters into S3, each under a fresh key.
-
-    A fresh key per upload means a change that is then refused leaves older files untouched.
-    """
-    stored: dict[str, tuple[Upload, str]] = {}
-    for field_name, uploaded in uploads.items():
-        parameter = service.job_type.parameter(field_name)
-        if parameter is None or parameter.type != "file":
-            raise BadRequest(f"Parameter {shown(field_name)} does not take a file upload.")
-        key = filekeys.upload_key(job_id, f"{os.urandom(4).hex()}-{parameter.name}")
-        size = service.files.put(key, uploaded.content, uploaded.content_type)
-        stored[parameter.name] = (Upload(key, uploaded.content_type, size), uploaded.filename)
-    return stored
 
 
 class ResultsAction(JobAction):
@@ -427,20 +314,6 @@ class JobActions:
         except KeyError:
             raise NotFound(f"Jobs have no resource {shown(action)}.") from None
         return call_method(action_class(), job, request)
-
-
-def call_method(resource: Any, *args: Any) -> Response:
-    """Call ``do<METHOD>``; a missing method is a 405.
-
-    HEAD is answered as GET, body and all: the HTTP front end (API Gateway, or the local
-    runtime) sends the headers only, with the Content-Length of the GET (RFC 9110, 9.3.2).
-    """
-    request: Request = args[-1]
-    method = "GET" if request.method == "HEAD" else request.method
-    handler = getattr(resource, f"do{method}", None)
-    if handler is None:
-        raise MethodNotAllowed(request.method, type(resource).allowed())
-    return handler(*args)
 
 
 for _action in (

@@ -26,10 +26,10 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 
-from . import aws
-from .errors import BadRequest, Conflict, UnprocessableContent
+from .. import aws
+from ..errors import BadRequest, Conflict, UnprocessableContent
+from ..service import Service
 from .http import Request
-from .service import Service
 
 LIFETIME = 86400  # seconds a key is remembered
 KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, as the IETF draft's examples
