@@ -103,3 +103,26 @@ def test_a_failed_send_puts_the_job_back_to_pending_with_a_503(api, monkeypatch)
 def test_other_methods_are_405(api, method):
     reply = api.request(method, f"/async/{api.create()}/phase")
     assert reply.status == 405 and reply.headers["Allow"] == "GET, POST"
+
+
+def test_a_job_of_an_earlier_job_type_runs_and_changes_by_its_own_declaration(api, monkeypatch):
+    """A redeploy changed JobType: a job created before keeps its type, and RUN and parameter
+    changes check it against that type's declaration, not the new one's (the write's
+    condition names the type; a refusal hands back the job and its own type is used)."""
+    from uws.config import settings
+
+    demo_job = api.create(TEXT="made before the redeploy")
+    monkeypatch.setenv("JOB_TYPE", "testing")
+    monkeypatch.setenv("JOB_TYPE_MODULES", "uws.demo,tests.jobtypes_for_tests")
+    settings.cache_clear()
+    # TEXT is the demo type's, unknown to 'testing'; NAME is required by 'testing' only
+    reply = api.request("POST", f"/async/{demo_job}/parameters", data={"TEXT": "changed"})
+    assert reply.status == 303, reply.body
+    reply = api.request("POST", f"/async/{demo_job}/parameters", data={"NAME": "x"})
+    assert reply.status == 400 and "NAME" in reply.body
+    reply = api.request("POST", f"/async/{demo_job}/phase", data={"PHASE": "RUN"})
+    assert reply.status == 303, reply.body
+    assert api.item(demo_job)["phase"] == {"S": "QUEUED"}
+    new_job = api.request("POST", "/async", data={"COUNT": "2"}).location.rsplit("/", 1)[-1]
+    reply = api.request("POST", f"/async/{new_job}/phase", data={"PHASE": "RUN"})
+    assert reply.status == 400 and "NAME" in reply.body

@@ -203,7 +203,14 @@ class Service:
         done one deletes only the files it displaced (a POST at the same moment has its own)."""
         jobtype = self.new_job_type
         for _ in range(2):  # the deployment's type; a job's own, if it is of another
-            values = jobtype.validate(parameters)
+            try:
+                values = jobtype.validate(parameters)
+            except BadRequest:  # a job of another type may declare them: one read tells
+                current = job.load()
+                if current.job_type == jobtype.name:
+                    raise
+                jobtype = self.job_type_of(current)
+                values = jobtype.validate(parameters)
             new_uploads = self._store_uploads(jobtype, job.id, uploaded)
             uploads = {name: upload for name, (upload, _) in new_uploads}
             values.update({name: [filename] for name, (_, filename) in new_uploads})
