@@ -28,7 +28,7 @@ import boto3
 
 from local.events import sqs_event, stream_event
 from local.inprocess import in_process_aws
-from local.runtime import StreamReader
+from local.pollers import StreamReader
 
 from .common import bench_api, counter_on_layer_clients
 

@@ -15,7 +15,8 @@ from typing import Any
 import requests
 
 from local import resources
-from local.runtime import REGION, free_port
+from local.embedded import free_port
+from local.events import REGION
 from local.template import ROOT, load
 
 CHILD = "bench.memory"

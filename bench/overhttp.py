@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 
-from local.runtime import free_port
+from local.embedded import free_port
 from local.template import ROOT
 
 from .common import median_ms, p95_ms, timed

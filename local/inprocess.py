@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import boto3
 
 from . import iam, resources
-from .moto_fixes import serialise_dynamodb
+from .moto_fixes import apply_all
 from .template import load
 
 
@@ -35,7 +35,7 @@ def in_process_aws(
         AWS_DEFAULT_REGION="us-east-1", POWERTOOLS_LOG_LEVEL="WARNING",
         POWERTOOLS_METRICS_NAMESPACE="UWS",
     )  # fmt: skip
-    serialise_dynamodb()
+    apply_all()
     try:
         with mock_aws():
             template = load()

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from .lambdas import invoke
-from .runtime import LocalDeployment, dumps, running_service
+from .runtime import LocalDeployment, dumps
+from .statefile import running_service
 
 
 def seed_sample_job(phase: str) -> None:

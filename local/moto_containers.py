@@ -133,3 +133,6 @@ def fix_containers() -> None:
     LambdaResponse._authenticate_and_authorize_normal_action = unsigned_check  # type: ignore[method-assign]
     EC2ContainerServiceResponse._determine_resource = ecs_resource  # type: ignore[attr-defined]
     LambdaResponse._determine_resource = layer_resource  # type: ignore[attr-defined]
+
+
+PATCHES = [fix_containers]

@@ -16,7 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .runtime import API_GATEWAY_MAX_PAYLOAD, LocalDeployment, claim_state, state_file
+from .gateway import API_GATEWAY_MAX_PAYLOAD
+from .runtime import LocalDeployment
+from .statefile import claim_state, state_file
 from .template import ROOT
 
 KEPT_IN = ROOT / ".uws-local"  # where `make serve` keeps jobs and files; `make clean` forgets

@@ -83,7 +83,7 @@ class Api(ApiClient):
 
     def work(self, max_messages: int = 10) -> list[dict[str, Any]]:
         """Deliver what is queued to the worker, as Lambda's event source mapping (batch 1)."""
-        from local.runtime import deliver
+        from local.pollers import deliver
 
         sqs = boto3.client("sqs")
         delivered = []
@@ -100,7 +100,7 @@ class Api(ApiClient):
     def announce(self) -> int:
         """Deliver the job table's stream, as far as it goes, to the events function."""
         from local.events import stream_event
-        from local.runtime import StreamReader
+        from local.pollers import StreamReader
 
         arn = self.refs["JobsTable.StreamArn"]
         if not hasattr(self, "_stream"):

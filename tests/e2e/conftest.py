@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from local.runtime import free_port
+from local.embedded import free_port
 
 ROOT = Path(__file__).parents[2]
 WAIT_CAP = 3

@@ -101,7 +101,7 @@ def test_a_binary_body_at_the_limit_still_fits_lambdas_event_in_base64(api):
     event must still be under Lambda's 6 MB, or the client would get API Gateway's 5xx."""
     from uws.config import MAX_BODY_BYTES
 
-    from local.runtime import over_lambda_payload
+    from local.gateway import over_lambda_payload
 
     boundary = "b0undary"
     part = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"UPLOAD\"; filename=\"f\"\r\n"

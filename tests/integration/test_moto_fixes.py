@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 from moto.core.responses import ActionResult
 
-from local.moto_fixes import ITEM_OPERATIONS, item_results_as_they_are
+from local.moto_fixes import ITEM_OPERATIONS, item_replies_as_dynamodb_sends_them
 
 KEY = {"k": {"S": "a"}}
 ITEM = {
@@ -78,7 +78,7 @@ def test_every_fast_operation_is_compared() -> None:
 
 
 def test_fast_rendering_equals_moto_serializer() -> None:
-    item_results_as_they_are()
+    item_replies_as_dynamodb_sends_them()
     fast = ActionResult.execute_result
     ActionResult.execute_result = fast.moto_serializer  # type: ignore[attr-defined,method-assign]
     try:
@@ -95,7 +95,7 @@ def test_transactions_change_their_items_only_and_keep_the_stream(api) -> None:
     transaction that passes writes each item once (one stream record each)."""
     from botocore.exceptions import ClientError
 
-    from local.runtime import StreamReader
+    from local.pollers import StreamReader
 
     table, ddb = api.refs["JobsTable"], boto3.client("dynamodb")
     reader = StreamReader(api.refs["JobsTable.StreamArn"], start="TRIM_HORIZON")

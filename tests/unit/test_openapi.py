@@ -12,7 +12,7 @@ from uws.demo import DEMO
 from uws.entrypoints import JOB_ACTIONS
 from uws.web.joblist import JobList
 
-from local.runtime import API_GATEWAY_METHODS
+from local.gateway import API_GATEWAY_METHODS
 from local.template import load, routes
 
 DESCRIPTION = Path(__file__).parents[2] / "docs" / "openapi.yaml"
