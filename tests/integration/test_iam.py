@@ -35,7 +35,7 @@ def test_a_function_works_under_its_own_role(api):
         ("ResultsFunction", lambda c, refs: c("s3").list_buckets()),
         ("QuoteFunction", lambda c, refs: c("sqs").send_message(
             QueueUrl=refs["JobsQueue"], MessageBody="{}")),
-        # a transaction's items are authorized one by one (local.moto_fixes, fix 6)
+        # a transaction's items are authorized one by one (local.moto_fixes)
         ("JobFunction", lambda c, refs: c("dynamodb").transact_write_items(TransactItems=[
             {"Put": {"TableName": refs["JobsTable"], "Item": {"jobId": {"S": "x"}}}}])),
     ],

@@ -1,5 +1,5 @@
-"""local.moto_fixes: fix 5, DynamoDB item replies dumped as they are read, to a client exactly
-as moto's own serializer renders them; fix 7, transactions on their items only."""
+"""local.moto_fixes: DynamoDB item replies dumped as they are read, to a client exactly
+as moto's own serializer renders them; transactions on their items only."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def test_fast_rendering_equals_moto_serializer() -> None:
 
 
 def test_transactions_change_their_items_only_and_keep_the_stream(api) -> None:
-    """Fix 7: a cancelled transaction changes nothing and the table's stream flows on; a
+    """A cancelled transaction changes nothing and the table's stream flows on; a
     transaction that passes writes each item once (one stream record each)."""
     from botocore.exceptions import ClientError
 
