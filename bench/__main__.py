@@ -22,7 +22,7 @@ from typing import Any
 from . import calls, cost, memory, overhttp, scale, startup
 
 RESULTS = Path(__file__).parent / "results.json"
-# GAVO DaCHS 2.7 measured on these machines with the same client and bench shape (issue 12):
+# GAVO DaCHS 2.7 measured on these machines with the same client and bench shape:
 # GET of a job document 1.9 to 2.1 ms median, a whole lifecycle 1.04 to 2.04 s.
 DACHS_GET_MS = 2.0
 DACHS_LIFECYCLE_MS = 1040

@@ -140,7 +140,7 @@ def test_abort_and_delete_stop_the_task(api, how):
     (task,) = tasks(api)
     assert task["taskArn"] == arn and task["desiredStatus"] == "STOPPED"
     assert task["stopCode"] == "UserInitiated"
-    assert task["lastStatus"] == "RUNNING"  # until its container has exited (moto fix 9)
+    assert task["lastStatus"] == "RUNNING"  # until its container has exited (local.moto_containers)
 
 
 def test_aborting_a_queued_job_stops_the_task_found_by_its_job(api):
