@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -250,7 +251,7 @@ def resume_jobs(items: list[dict[str, Any]]) -> None:
     from uws.config import settings
     from uws.errors import NotFound
     from uws.isodt import utcnow
-    from uws.job import ErrorSummary
+    from uws.job import ErrorSummary, is_job_id
     from uws.phases import Phase
     from uws.queue import RunQueue
     from uws.store import JobStore, StateConflict
@@ -258,8 +259,16 @@ def resume_jobs(items: list[dict[str, Any]]) -> None:
 
     store = JobStore(settings().table)
     queue = RunQueue(settings().queue_url)
+    not_understood = []
     for item in items:
-        job = job_from_item(item)
+        job_id = item.get("jobId", {}).get("S", "")
+        if not is_job_id(job_id):
+            continue  # a quota's counter (uws.store.quota): restored as it was, nothing to resume
+        try:
+            job = job_from_item(item)
+        except (KeyError, ValueError, TypeError):
+            not_understood.append(job_id)
+            continue
         if job.phase == Phase.QUEUED:
             queue.send(job.job_id, job.execution_duration)
         elif job.phase == Phase.EXECUTING:
@@ -267,3 +276,9 @@ def resume_jobs(items: list[dict[str, Any]]) -> None:
                 store.mark_failed(job.job_id, utcnow(), ErrorSummary(STOPPED_MESSAGE))
             except (NotFound, StateConflict):  # past its destruction: the reaper removes it
                 continue
+    if not_understood:
+        print(
+            f"Kept {len(not_understood)} item(s) of the job table that are not jobs as this "
+            f"version reads them, without resuming them: {', '.join(not_understood[:5])}.",
+            file=sys.stderr,
+        )

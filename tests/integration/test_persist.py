@@ -64,3 +64,36 @@ def test_executing_jobs_end_in_error_and_one_past_destruction_does_not_stop_the_
     assert text_of(api.job(running), "uws:phase") == "ERROR"
     assert api.request("GET", f"/async/{running}/error").body == STOPPED_MESSAGE
     snapshot.stop()
+
+
+def test_a_quota_counter_and_an_item_it_cannot_read_do_not_stop_the_start(
+    api, tmp_path, monkeypatch, capsys
+):
+    """With a quota the job table holds counter items (active#…); a restart restores them as
+    they are, and an item this version cannot read as a job is kept and named, not a crash."""
+    from uws.config import settings
+
+    monkeypatch.setenv("MAX_ACTIVE_JOBS_PER_OWNER", "2")
+    settings.cache_clear()
+    running = api.create(PHASE="RUN", owner="alice")
+    dynamodb = boto3.client("dynamodb")
+    counters = [
+        i for i in dynamodb.scan(TableName=api.refs["JobsTable"])["Items"]
+        if i["jobId"]["S"].startswith("active#")
+    ]  # fmt: skip
+    assert counters
+    odd = {"jobId": {"S": "A" * 22}, "note": {"S": "written by another version"}}
+    dynamodb.put_item(TableName=api.refs["JobsTable"], Item=odd)
+    snapshot = Snapshot(tmp_path, load(), api.refs)
+    snapshot.save()
+    emptied(api)
+    assert snapshot.load() == 3
+    assert "not jobs as this version reads them" in capsys.readouterr().err
+    assert text_of(api.job(running, owner="alice"), "uws:phase") == "QUEUED"
+    assert (
+        dynamodb.get_item(TableName=api.refs["JobsTable"], Key={"jobId": counters[0]["jobId"]})[
+            "Item"
+        ]
+        == counters[0]
+    )
+    snapshot.stop()
