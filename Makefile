@@ -17,7 +17,7 @@ PY312 := $(shell command -v pyenv >/dev/null 2>&1 && \
 help:  ## this list
 	@grep -E '^[a-z0-9]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9]+):.*## /  make \1\t/' | expand -t 20
 
-$(VENV)/.installed: pyproject.toml layers/uws/requirements.txt
+$(VENV)/.installed: pyproject.toml layers/uws/requirements.txt layers/tap/requirements.txt
 	@echo "First run: installing the project's Python packages into $(VENV) (about a minute)…"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
