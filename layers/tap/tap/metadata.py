@@ -1,11 +1,28 @@
 """The catalogue's metadata file: which tables TAP serves, where their Parquet is, what it means.
 
-A data centre describes its schemas, tables and columns in one YAML file (docs/tap.md and
-``local/hipparcos.yaml`` show it). Loading merges the file with the Parquet schema read by
-DuckDB: the Parquet decides which columns exist and their types, the file adds descriptions,
-units, UCDs, utypes, flags and foreign keys. A column the file describes but the Parquet lacks
-is an error at load, naming it, so a catalogue never advertises what a query cannot read.
-``tap.tapschema`` turns the result into TAP 1.1's TAP_SCHEMA.
+A data centre describes its schemas, tables and columns in one YAML file
+(``local/hipparcos.yaml`` is a whole one)::
+
+    schemas:
+      - name: hipparcos                      # the schema, as ADQL names it
+        description: ...
+        tables:
+          - name: main                       # ADQL: hipparcos.main
+            location: hipparcos/main/        # Parquet prefix (or one .parquet) under the root
+            description: ...
+            utype: ...                       # optional
+            columns:                         # any subset, in any order
+              - {name: ra, unit: deg, ucd: pos.eq.ra;meta.main, description: ...,
+                 principal: true, indexed: false, std: false,
+                 utype: ..., datatype: double, arraysize: ..., xtype: ...}  # overrides
+            foreign_keys:
+              - {target: hipparcos.other, columns: {hip: hip}, description: ...}
+
+Loading merges the file with the Parquet schema read by DuckDB: the Parquet decides which
+columns exist, their order and types, the file adds descriptions, units, UCDs, utypes, flags
+and foreign keys. A column the file describes but the Parquet lacks is an error at load,
+naming it, so a catalogue never advertises what a query cannot read; so is an unknown key (a
+misspelt ``ucds`` would otherwise vanish). ``tap.tapschema`` turns the result into TAP_SCHEMA.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""VOTable for TAP: a streaming writer of query results, TAP's error document, an upload reader.
+"""VOTable for TAP: a streaming writer of query results, and TAP's error document.
 
 The writer turns column metadata and row tuples (as DuckDB's ``fetchmany`` returns them) into
-VOTable 1.4 TABLEDATA or BINARY2 without building a tree: astropy's writer needs 5.3 s for
-100k rows and numpy, which Lambda's 250 MB cannot also hold; this one writes text per row
-(``docs/tap.md`` has the measurements). It follows TAP 1.1 and DALI: a RESOURCE of type
-"results", QUERY_STATUS OK before the TABLE and, when MAXREC cut the rows, a second
-QUERY_STATUS with value OVERFLOW after it (a stream cannot know that before).
+VOTable 1.4 TABLEDATA or BINARY2 without building a tree: astropy's writer needs numpy, which
+Lambda's 250 MB cannot also hold, and 3.7 s for 100k rows of 10 columns; this one writes text
+per row, 0.39 s (TABLEDATA) and 0.14 s (BINARY2) for the same rows. It follows TAP 1.1 and
+DALI: a RESOURCE of type "results", QUERY_STATUS OK before the TABLE and, when MAXREC cut the
+rows, a second QUERY_STATUS with value OVERFLOW after it (a stream cannot know that before).
 Uploads are read by ``tap.upload``.
 """
 
