@@ -21,6 +21,7 @@ def test_every_module_is_named_in_the_layout():
     named = named_files(layout_block())
     modules = [
         *(ROOT / "layers" / "uws" / "uws").rglob("*.py"),
+        *(ROOT / "layers" / "tap" / "tap").rglob("*.py"),
         *(ROOT / "local").glob("*.py"),
     ]
     missing = sorted(
@@ -44,3 +45,16 @@ def test_the_layout_names_each_room_of_the_layer():
         if d.is_dir() and d.name != "__pycache__"
     ]
     assert rooms and [d.name for d in rooms if f"{d.name}/" not in block] == []
+
+
+def test_the_tap_extra_is_the_tap_layers_requirements():
+    """`make serve-tap` installs the `tap` extra; Lambda gets layers/tap/requirements.txt."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    layer = (ROOT / "layers" / "tap" / "requirements.txt").read_text().split("\n")
+    assert sorted(extras["tap"]) == sorted(
+        line for line in layer if line and not line.startswith("#")
+    )
