@@ -26,6 +26,7 @@ TR = "http://www.ivoa.net/xml/TAPRegExt/v1.0"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 XHTML = "http://www.w3.org/1999/xhtml"
 _TYPE = f"{{{XSI}}}type"
+_TABLES_NS = {"vosi": VOSI_TABLES, "vs": VS, "xsi": XSI}
 
 XML_MIME = "text/xml; charset=utf-8"
 XHTML_MIME = "application/xhtml+xml; charset=utf-8"
@@ -188,7 +189,7 @@ def _table(parent: Any, table: Table, detail: bool) -> None:
 def tableset(catalogues: Iterable[Catalogue], detail: bool = True) -> bytes:
     """VOSI 1.1 tables: every schema and table; with ``detail`` (the default) their columns
     and keys, without it (``detail=min``) the names alone."""
-    root = etree.Element(f"{{{VOSI_TABLES}}}tableset", nsmap={"vosi": VOSI_TABLES, "vs": VS, "xsi": XSI})
+    root = etree.Element(f"{{{VOSI_TABLES}}}tableset", nsmap=_TABLES_NS)
     for catalogue in catalogues:
         for schema in catalogue.schemas:
             element = _element(root, "schema")
@@ -202,7 +203,7 @@ def tableset(catalogues: Iterable[Catalogue], detail: bool = True) -> bytes:
 
 def table(one: Table) -> bytes:
     """VOSI 1.1 ``tables/{name}``: one table with its columns."""
-    root = etree.Element(f"{{{VOSI_TABLES}}}table", nsmap={"vosi": VOSI_TABLES, "vs": VS, "xsi": XSI})
+    root = etree.Element(f"{{{VOSI_TABLES}}}table", nsmap=_TABLES_NS)
     holder = etree.Element("holder")
     _table(holder, one, True)
     for child in holder[0]:

@@ -52,3 +52,6 @@ def catalogue_root(tmp_path: Path) -> Path:
     )
     (tmp_path / "catalogue.yaml").write_text(METADATA)
     return tmp_path
+
+
+from .sky import db, run  # noqa: E402, F401  (the ADQL tests' sky, as fixtures)

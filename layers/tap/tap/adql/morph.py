@@ -1,0 +1,200 @@
+"""The DuckDB morphers: one table from an ADQL node or function name to a small rewrite.
+
+As in DaCHS's ``gavo.adql`` (``morphpg``), a target is a table of morphers, not edits scattered
+through a parser. ``FUNCTIONS`` maps each ADQL function to its arity and its DuckDB form;
+``NODES`` maps the node types whose meaning differs. Morphers run bottom-up, so a function
+sees its arguments already translated (a CONTAINS sees its POINT and CIRCLE as shapes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from sqlglot import exp
+
+from . import geometry as g
+from . import sphere
+from .errors import Located
+from .tables import Cone, Region, SkyPolygon
+
+Args = list[exp.Expression]
+
+
+def _call(name: str) -> Callable[[Args], exp.Expression]:
+    return lambda args: exp.Anonymous(this=name, expressions=args)
+
+
+def _shape(arg: exp.Expression, function: str) -> g.Shape:
+    if not isinstance(arg, g.GeometryValue):
+        raise g.GeometryError(f"{function} takes geometries (POINT, CIRCLE, BOX, POLYGON)")
+    return arg.shape
+
+
+def _predicate(condition: exp.Expression) -> exp.Expression:
+    """1/0 (NULL for NULL positions) for the select list; the condition itself for ``= 1``."""
+    as_number = exp.Cast(this=exp.Paren(this=condition), to=exp.DataType.build("INT"))
+    as_number.meta["predicate"] = condition
+    return as_number
+
+
+def _contains(args: Args) -> exp.Expression:
+    inner, outer = _shape(args[0], "CONTAINS"), _shape(args[1], "CONTAINS")
+    condition = g.contains(inner, outer)
+    region = region_of(inner, outer) if isinstance(inner, g.Point) else None
+    if region is not None:
+        condition = exp.Paren(this=condition)
+        condition.meta["region"] = region  # for the resolver's narrow() (translate._regions)
+    return _predicate(condition)
+
+
+def region_of(point: g.Point, shape: g.Shape) -> tuple[str, Region] | None:
+    """The region a CONTAINS asks of one table's columns, when it is that simple."""
+    ra, dec = point.ra, point.dec
+    if not (isinstance(ra, exp.Column) and isinstance(dec, exp.Column)) or ra.table != dec.table:
+        return None
+    if not ra.table:
+        return None
+    alias = ra.table.lower()
+    if isinstance(shape, g.Circle):
+        numbers = (shape.centre.ra, shape.centre.dec, shape.radius)
+        if all(isinstance(n, float) for n in numbers):
+            return alias, Cone(ra.name, dec.name, *numbers)  # type: ignore[arg-type]
+        return None
+    if isinstance(shape, g.Box | g.Polygon):
+        corners = g.corners(shape)
+        if corners is not None:
+            return alias, SkyPolygon(ra.name, dec.name, tuple(corners))
+    return None
+
+
+def _intersects(args: Args) -> exp.Expression:
+    return _predicate(g.intersects(_shape(args[0], "INTERSECTS"), _shape(args[1], "INTERSECTS")))
+
+
+def _distance(args: Args) -> exp.Expression:
+    if len(args) == 4:  # ADQL 2.1: DISTANCE(ra1, dec1, ra2, dec2)
+        points = [g.Point(args[0], args[1]), g.Point(args[2], args[3])]
+    else:
+        points = [_shape(a, "DISTANCE") for a in args]
+    if not all(isinstance(p, g.Point) for p in points):
+        raise g.GeometryError("DISTANCE takes two POINTs")
+    return sphere.sql(g.distance(*points))  # type: ignore[arg-type]
+
+
+def _constructor(name: str) -> Callable[[Args], exp.Expression]:
+    return lambda args: g.value(g.build(name, args), args[0] if args else exp.Null())
+
+
+def _rand(args: Args) -> exp.Expression:
+    if args:
+        raise g.GeometryError("RAND with a seed is not supported: use RAND()")
+    return exp.Anonymous(this="random", expressions=[])
+
+
+FUNCTIONS: dict[str, tuple[int, int, Callable[[Args], exp.Expression]]] = {
+    "ABS": (1, 1, _call("abs")),
+    "CEILING": (1, 1, _call("ceil")),
+    "DEGREES": (1, 1, _call("degrees")),
+    "EXP": (1, 1, _call("exp")),
+    "FLOOR": (1, 1, _call("floor")),
+    "LOG": (1, 1, _call("ln")),  # ADQL's LOG is the natural logarithm; DuckDB's is base 10
+    "LOG10": (1, 1, _call("log10")),
+    "MOD": (2, 2, _call("mod")),
+    "PI": (0, 0, _call("pi")),
+    "POWER": (2, 2, _call("power")),
+    "RADIANS": (1, 1, _call("radians")),
+    "SQRT": (1, 1, _call("sqrt")),
+    "RAND": (0, 1, _rand),
+    "ROUND": (1, 2, _call("round")),
+    "TRUNCATE": (1, 2, _call("trunc")),
+    "SIN": (1, 1, _call("sin")),
+    "COS": (1, 1, _call("cos")),
+    "TAN": (1, 1, _call("tan")),
+    "ASIN": (1, 1, _call("asin")),
+    "ACOS": (1, 1, _call("acos")),
+    "ATAN": (1, 1, _call("atan")),
+    "ATAN2": (2, 2, _call("atan2")),
+    "COT": (1, 1, _call("cot")),
+    "LOWER": (1, 1, _call("lower")),
+    "UPPER": (1, 1, _call("upper")),
+    "COALESCE": (1, 99, _call("coalesce")),
+    "NULLIF": (2, 2, _call("nullif")),
+    "POINT": (2, 3, _constructor("POINT")),
+    "CIRCLE": (2, 4, _constructor("CIRCLE")),
+    "BOX": (3, 5, _constructor("BOX")),
+    "POLYGON": (3, 999, _constructor("POLYGON")),
+    "CONTAINS": (2, 2, _contains),
+    "INTERSECTS": (2, 2, _intersects),
+    "DISTANCE": (2, 4, _distance),
+    "COORD1": (1, 1, lambda a: sphere.sql(g.coordinate(_shape(a[0], "COORD1"), 1))),
+    "COORD2": (1, 1, lambda a: sphere.sql(g.coordinate(_shape(a[0], "COORD2"), 2))),
+    "AREA": (1, 1, lambda a: sphere.sql(g.area(_shape(a[0], "AREA")))),
+    "CENTROID": (1, 1, lambda a: g.value(g.centroid(_shape(a[0], "CENTROID")), a[0])),
+}
+
+
+def _function(node: exp.Anonymous, udfs: Mapping[str, str]) -> exp.Expression:
+    name, args = node.name.upper(), list(node.expressions)
+    if name in udfs:
+        return exp.Anonymous(this=udfs[name], expressions=args)
+    low, high, rewrite = FUNCTIONS[name]
+    if not low <= len(args) <= high:
+        count = str(low) if low == high else f"{low} to {high}"
+        raise g.GeometryError(f"{name} takes {count} arguments, not {len(args)}")
+    return rewrite(args)
+
+
+def _comparison(node: exp.EQ | exp.NEQ) -> exp.Expression:
+    """``1 = CONTAINS(...)`` becomes the bare condition, which DuckDB can push into a scan."""
+    for one, other in ((node.this, node.expression), (node.expression, node.this)):
+        condition = other.meta.get("predicate") if other._meta else None
+        if condition is not None and isinstance(one, exp.Literal) and one.this in ("0", "1"):
+            wanted = (one.this == "1") == isinstance(node, exp.EQ)
+            return exp.Paren(this=condition) if wanted else exp.Not(this=exp.Paren(this=condition))
+    return node
+
+
+def _cast(node: exp.Cast) -> exp.Expression:
+    """CAST(x AS CHAR(n)) cuts to n characters, as in SQL; DuckDB ignores the length."""
+    to = node.to
+    if to.this in (exp.DType.CHAR, exp.DType.VARCHAR) and to.expressions:
+        length = to.expressions[0].this
+        text = exp.Cast(this=node.this, to=exp.DataType.build("VARCHAR"))
+        return exp.Anonymous(this="left", expressions=[text, length])
+    return node
+
+
+NODES: dict[type[exp.Expression], Callable[[exp.Expression], exp.Expression]] = {
+    exp.EQ: _comparison,
+    exp.NEQ: _comparison,
+    exp.Cast: _cast,
+}
+
+
+def morph(tree: exp.Expression, udfs: Mapping[str, str], where: Located) -> exp.Expression:
+    """Apply the morphers bottom-up; shapes left in a select list become DALI number lists."""
+    for node in reversed(list(tree.walk(bfs=False))):
+        try:
+            if isinstance(node, exp.Anonymous):
+                new = _function(node, udfs)
+            elif type(node) in NODES:
+                new = NODES[type(node)](node)
+            else:
+                continue
+        except (g.GeometryError, ValueError) as error:
+            raise where.error(str(error), node) from None
+        if new is not node:
+            new._meta = {**(node._meta or {}), **(new._meta or {})}
+            if node is tree:
+                tree = new
+            else:
+                node.replace(new)
+    for node in list(tree.find_all(g.GeometryValue)):
+        parent = node.parent.parent if isinstance(node.parent, exp.Alias) else node.parent
+        if not isinstance(parent, exp.Select) or node.arg_key not in ("expressions", "this"):
+            raise where.error("A geometry cannot be used here", node)
+        try:
+            node.replace(g.as_column(node.shape))
+        except g.GeometryError as error:
+            raise where.error(str(error), node) from None
+    return tree

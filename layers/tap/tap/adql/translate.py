@@ -1,0 +1,105 @@
+"""ADQL in, DuckDB SQL out: parse, check, resolve names, morph, write.
+
+The caller runs ``translation.limited(min(top, maxrec) + 1)`` to learn whether MAXREC cut the
+result (TAP's OVERFLOW): the query's own TOP and OFFSET are kept apart from its text for that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+
+from .allow import check
+from .dialect import parse
+from .errors import Located
+from .morph import FUNCTIONS, morph
+from .scope import Names, OutputColumn
+from .tables import Region, ResolvedTable, TableResolver
+
+
+@dataclass(frozen=True)
+class Translation:
+    """A query ready for DuckDB, and what the caller needs to run it and describe its result."""
+
+    body: str  # the DuckDB SQL without the query's own TOP and OFFSET
+    columns: tuple[OutputColumn, ...]
+    tables: tuple[ResolvedTable, ...]
+    top: int | None
+    offset: int | None
+
+    def limited(self, rows: int | None) -> str:
+        """The SQL returning at most ``rows`` rows (None: the query's own TOP, if any)."""
+        sql = self.body
+        if rows is not None:
+            sql += f" LIMIT {int(rows)}"
+        if self.offset:
+            sql += f" OFFSET {int(self.offset)}"
+        return sql
+
+    @property
+    def sql(self) -> str:
+        """The query as written: its TOP as a LIMIT."""
+        return self.limited(self.top)
+
+
+def translate(
+    query: str, tables: TableResolver, udfs: Mapping[str, str] | None = None
+) -> Translation:
+    """Translate an ADQL 2.0/2.1 query; raise AdqlError naming the problem and its place.
+
+    ``udfs`` maps further function names users may call (upper case) to the DuckDB functions
+    they become; whatever is listed there becomes callable, so list only what is safe.
+    """
+    udfs = {name.upper(): target for name, target in (udfs or {}).items()}
+    where = Located(query)
+    tree = parse(query)
+    check(tree, set(FUNCTIONS) | set(udfs), where)
+    names = Names(tables, where)
+    outputs = names.query(tree, None, {})
+    top, offset = _take(tree, "limit"), _take(tree, "offset")
+    tree = morph(tree, udfs, where)
+    regions = _regions(tree)
+    for node, table, alias in names.replacements:
+        wanted = regions.get(alias.lower(), [])
+        source = table.narrow(wanted) if table.narrow and wanted else table.sql
+        replacement = sqlglot.parse_one(f"SELECT * FROM {source}", read="duckdb").args["from_"].this
+        replacement.set("alias", exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
+        node.replace(replacement)
+    used = {id(t): t for _, t, _ in names.replacements}
+    body = tree.sql(dialect="duckdb")
+    return Translation(body, tuple(outputs), tuple(used.values()), top, offset)
+
+
+def _take(tree: exp.Expression, part: str) -> int | None:
+    """Remove the query's own row limit or offset, returning it."""
+    node = tree.args.get(part)
+    if node is None:
+        return None
+    tree.set(part, None)
+    return int(node.expression.this)
+
+
+def _regions(tree: exp.Expression) -> dict[str, list[Region]]:
+    """Regions every row of a table must be in: CONTAINS(POINT(t.ra, t.dec), known shape) = 1
+    ANDed at the top of a WHERE clause. Keyed by the table's alias in the SQL."""
+    found: dict[str, list[Region]] = {}
+    for where in tree.find_all(exp.Where):
+        for term in _conjuncts(where.this):
+            while isinstance(term, exp.Paren) and not (term._meta and "region" in term._meta):
+                term = term.this
+            region = term.meta.get("region") if term._meta else None
+            if region is not None:
+                found.setdefault(region[0], []).append(region[1])
+    return found
+
+
+def _conjuncts(node: exp.Expression):
+    """The terms ANDed at the top of a condition (not those inside parentheses we wrote)."""
+    if isinstance(node, exp.And):
+        yield from _conjuncts(node.this)
+        yield from _conjuncts(node.expression)
+    else:
+        yield node
