@@ -30,14 +30,18 @@ class UnknownFormat(ValueError):
     """A RESPONSEFORMAT this service does not write; the message lists those it does."""
 
 
+Columns = Sequence[Column] | Callable[[Sequence[Any]], Sequence[Column]] | None
+
+
 @dataclass(frozen=True)
 class Result:
     """A query to write: its SQL, the connection to run it on, the columns' VOTable metadata
-    (None: from DuckDB's types), MAXREC (None: no cap) and the ADQL text for INFO QUERY."""
+    (or a function of the cursor's description making them; None: from DuckDB's types),
+    MAXREC (None: no cap) and the ADQL text for INFO QUERY."""
 
     con: duckdb.DuckDBPyConnection
     sql: str
-    columns: Sequence[Column] | None = None
+    columns: Columns = None
     maxrec: int | None = None
     query: str | None = None
 
@@ -61,8 +65,11 @@ def _limited(result: Result) -> str:
     return f"SELECT * FROM ({sql}) AS result LIMIT {int(result.maxrec) + 1}"
 
 
-def result_columns(description: Sequence[Any], columns: Sequence[Column] | None) -> list[Column]:
-    """The given columns, or columns from DuckDB's cursor description (name and type)."""
+def result_columns(description: Sequence[Any], columns: Columns) -> list[Column]:
+    """The given columns (or those a function makes of the cursor's description), or columns
+    from DuckDB's cursor description (name and type)."""
+    if callable(columns):
+        columns = columns(description)
     if columns is None:
         return [Column.from_sql(entry[0], str(entry[1])) for entry in description]
     if len(columns) != len(description):

@@ -359,10 +359,12 @@ def _binary_reader(column: Column) -> Callable[[bytes, int], tuple[Any, int]]:
 
 
 def load_table(
-    con: duckdb.DuckDBPyConnection, name: str, table: UploadTable, schema: str | None = None
-) -> None:
+    con: duckdb.DuckDBPyConnection, name: str, table: UploadTable, schema: str | None = None,
+    directory: str | None = None,
+) -> None:  # fmt: skip
     """Create the table ``schema.name`` in ``con`` holding the upload's rows, typed as
-    ``upload_sql_type`` says; through a temporary CSV file that DuckDB reads in one go."""
+    ``upload_sql_type`` says; through a temporary CSV file (in ``directory``: one DuckDB may
+    read) that DuckDB reads in one go."""
     seen: set[str] = set()
     for column in table.columns:
         if column.name.lower() in seen:
@@ -380,7 +382,7 @@ def load_table(
     if not table.rows:
         return
     formatters = [_csv_formatter(column) for column in table.columns]
-    handle, path = tempfile.mkstemp(suffix=".csv")
+    handle, path = tempfile.mkstemp(suffix=".csv", dir=directory)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             for start in range(0, len(table.rows), BATCH):

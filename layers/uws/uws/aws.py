@@ -49,6 +49,22 @@ def client(service: str) -> Any:
     return boto3.client(service, config=_CONFIG)
 
 
+def s3_access() -> dict[str, str | None]:
+    """What a library with its own S3 client (DuckDB's httpfs) needs to read S3 as this
+    function does: the keys its S3 client signs with (the function's role on Lambda) and the
+    endpoint it calls (moto's server locally)."""
+    s3 = client("s3")
+    # botocore keeps the signer's credentials there; they refresh when they near expiry.
+    keys = s3._request_signer._credentials.get_frozen_credentials()
+    return {
+        "key_id": keys.access_key,
+        "secret": keys.secret_key,
+        "session_token": keys.token,
+        "region": s3.meta.region_name,
+        "endpoint": s3.meta.endpoint_url,
+    }
+
+
 def reset() -> None:
     """Forget the cached clients (tests switch between moto backends)."""
     client.cache_clear()

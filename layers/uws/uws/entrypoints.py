@@ -40,7 +40,7 @@ def serve_job_action(action: str, event: dict[str, Any]) -> dict[str, Any]:
     logger.thread_safe_clear_keys()  # a thread may serve many requests (the local runtime)
     logger.thread_safe_append_keys(job_id=job_id[:64])
     child = child_resource(action, event)
-    return _respond(
+    return respond(
         event,
         lambda service, request: JOB_ACTIONS.dispatch(
             child, JobHandle(job_id, request.caller, service), request
@@ -58,14 +58,14 @@ def child_resource(action: str, event: dict[str, Any]) -> str:
 def serve_job_list(event: dict[str, Any]) -> dict[str, Any]:
     """Serve ``/async``: the caller's job list and job creation."""
     logger.thread_safe_clear_keys()
-    return _respond(event, lambda service, request: call_method(JobList(), service, request))
+    return respond(event, lambda service, request: call_method(JobList(), service, request))
 
 
 def serve_not_found(event: dict[str, Any]) -> dict[str, Any]:
     """Serve what no UWS resource takes (the API's catch-all routes): a 404 for any method,
     before the body is read."""
     logger.thread_safe_clear_keys()
-    return _respond(event, _not_found, read_body=False)
+    return respond(event, _not_found, read_body=False)
 
 
 def _not_found(service: Service, request: Request) -> Response:
@@ -77,11 +77,15 @@ def _not_found(service: Service, request: Request) -> Response:
     raise NotFound(f"There is no resource at this path; the job list is at {request.links.jobs()}.")
 
 
-def _respond(event: dict[str, Any], act: Any, read_body: bool = True) -> dict[str, Any]:
+def respond(
+    event: dict[str, Any], act: Any, read_body: bool = True, public: bool = False
+) -> dict[str, Any]:
+    """Answer an API Gateway event with ``act(service, request)``: its Response, or the
+    response its exception stands for. ``public``: anyone may ask, whatever the AuthMode."""
     service = build_service()
     links = None
     try:
-        request = parse_request(event, service.settings, read_body)
+        request = parse_request(event, service.settings, read_body, public)
         links = request.links
         response = act(service, request)
     except SeeOther as redirect:

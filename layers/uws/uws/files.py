@@ -7,6 +7,7 @@ job documents (our own URLs) never expire.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from . import aws
@@ -22,6 +23,15 @@ def result_key(job_id: str, name: str) -> str:
 
 def upload_key(job_id: str, name: str) -> str:
     return f"{job_prefix(job_id)}uploads/{name}"
+
+
+ANSWERS_PREFIX = "answers/"  # the bucket's lifecycle rule removes these after a day
+
+
+def answer_key(name: str) -> str:
+    """Where a synchronous answer too large (or too binary) for Lambda's response goes, under
+    a fresh unguessable prefix; the client gets a presigned URL of it."""
+    return f"{ANSWERS_PREFIX}{os.urandom(16).hex()}/{name}"
 
 
 class FilesNotDeleted(Exception):

@@ -97,6 +97,12 @@ class JobType:
     # Every job of this type runs in a container task (more memory, disk or time than the
     # Lambda worker has), whatever its execution duration; see uws.containers.
     container: bool = False
+    # Files may come in form fields of any name (a parameter names them: TAP's UPLOAD points
+    # at "param:<field>"), not only for declared ``file`` parameters.
+    files_by_any_name: bool = False
+    # The job's error as the protocol wants it at {job}/error (TAP: a VOTable), given the
+    # errorSummary's message: (body, media type). None: the message as text/plain.
+    error_document: Callable[[str], tuple[str, str]] | None = None
 
     def parameter(self, name: str) -> Parameter | None:
         wanted = name.upper()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,9 @@ from .phases import Phase
 from .queue import RunQueue
 from .store import JobStore, QuotaReached, StateConflict
 from .telemetry import count, logger
+
+# A file field of a type that takes files by any name: a name a URL and a key can carry.
+FILE_FIELD = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 
 
 @dataclass
@@ -287,11 +291,17 @@ class Service:
         stored = []
         for field_name, sent in uploaded.items():
             parameter = jobtype.parameter(field_name)
-            if parameter is None or parameter.type != "file":
+            if parameter is not None and parameter.type == "file":
+                name = parameter.name
+            elif (
+                parameter is None and jobtype.files_by_any_name and FILE_FIELD.fullmatch(field_name)
+            ):
+                name = field_name
+            else:
                 raise BadRequest(f"Parameter {shown(field_name)} does not take a file upload.")
-            key = files.upload_key(job_id, f"{os.urandom(4).hex()}-{parameter.name}")
+            key = files.upload_key(job_id, f"{os.urandom(4).hex()}-{name}")
             size = self.files.put(key, sent.content, sent.content_type)
-            stored.append((parameter.name, (Upload(key, sent.content_type, size), sent.filename)))
+            stored.append((name, (Upload(key, sent.content_type, size), sent.filename)))
         return stored
 
 

@@ -229,8 +229,12 @@ class ErrorAction(JobAction):
         current = job.load()
         if current.phase != Phase.ERROR:
             raise NotFound(f"The job is {current.phase}, not ERROR, so it has no error.")
-        summary = current.error_summary
-        return self.answer(summary.message if summary else "The job failed.")
+        message = current.error_summary.message if current.error_summary else "The job failed."
+        document = job.service.job_type_of(current).error_document
+        if document is None:
+            return self.answer(message)
+        body, media_type = document(message)
+        return Response(200, body, media_type)
 
 
 class ParameterAction(JobAction):

@@ -103,11 +103,13 @@ def wants_html(event: dict[str, Any]) -> bool:
     return representation(lower_headers(event)) == "html"
 
 
-def parse_request(event: dict[str, Any], settings: Settings, read_body: bool = True) -> Request:
+def parse_request(
+    event: dict[str, Any], settings: Settings, read_body: bool = True, public: bool = False
+) -> Request:
     headers = lower_headers(event)
     context = event.get("requestContext") or {}
     caller = caller_from_context(context)
-    if caller.owner is None and not settings.anonymous_allowed:
+    if caller.owner is None and not settings.anonymous_allowed and not public:
         raise Unauthorized("This service needs credentials; please authenticate.")
     links = Links(base_url(event, headers, settings))
     method = (event.get("httpMethod") or "GET").upper()

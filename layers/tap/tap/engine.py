@@ -1,0 +1,291 @@
+"""Running a TAP query: DuckDB over the catalogue's Parquet in S3, one database per container.
+
+The database is made once per container (cold start): DuckDB's httpfs extension loaded from
+its pip package (Lambda has no internet for DuckDB to fetch extensions from, and needs none),
+the catalogue's metadata read and merged with its Parquet, TAP_SCHEMA put in as tables, and
+then DuckDB locked down: no file or URL but the catalogue's and the working directory's, no
+configuration change after (defence in depth behind the translator's allow-list, which
+already refuses table functions, COPY, ATTACH, SET and the like). Each query gets a cursor of
+its own, the S3 keys the function holds at that moment, its uploads in a schema of its own
+(``TAP_UPLOAD.<name>`` in ADQL), and a watch that interrupts DuckDB when the job is aborted or
+past its deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import yaml
+
+from .adql import AdqlError, ResolvedTable, StaticResolver, Translation, translate
+from .formats import Format, Result
+from .metadata import (
+    Catalogue,
+    Column,
+    MetadataError,
+    parse_catalogue,
+    quote_identifier,
+    sql_literal,
+)
+from .request import TapError, TapQuery
+from .tapschema import create_tap_schema
+from .upload import load_table as load_upload
+from .upload import read_votable
+from .votable import VOTableError, Written
+
+CATALOGUE_FILE = "catalogue.yaml"
+UploadColumns = dict[str, dict[str, Column]]  # an upload's columns, by table and column name
+# Fractions of the function's memory DuckDB may take; the rest is Python's and the writers'.
+MEMORY_SHARE = 0.6
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A query's result file: where it is, its format and what was written."""
+
+    path: Path
+    output: Format
+    written: Written
+
+
+def httpfs_extension() -> str:
+    """The httpfs extension file the pip package ``duckdb-extension-httpfs`` ships."""
+    import duckdb_extension_httpfs
+
+    found = glob.glob(
+        os.path.join(os.path.dirname(duckdb_extension_httpfs.__file__), "**", "*.duckdb_extension"),
+        recursive=True,
+    )
+    if not found:
+        raise RuntimeError("the duckdb-extension-httpfs package holds no extension file")
+    return found[0]
+
+
+def _s3_secret(access: Mapping[str, str | None]) -> str:
+    """CREATE SECRET for DuckDB's S3 reads, from the keys and endpoint the function uses."""
+    options = [
+        "TYPE s3",
+        f"KEY_ID {sql_literal(access['key_id'])}",
+        f"SECRET {sql_literal(access['secret'])}",
+        f"REGION {sql_literal(access['region'] or 'us-east-1')}",
+    ]
+    if access.get("session_token"):
+        options.append(f"SESSION_TOKEN {sql_literal(access['session_token'])}")
+    endpoint = access.get("endpoint") or ""
+    if endpoint and "amazonaws.com" not in endpoint:  # moto's server locally: plain HTTP, paths
+        host = endpoint.split("://", 1)[-1].rstrip("/")
+        options += [f"ENDPOINT {sql_literal(host)}", "URL_STYLE 'path'"]
+        options.append(f"USE_SSL {'true' if endpoint.startswith('https') else 'false'}")
+    return f"CREATE OR REPLACE SECRET catalogue ({', '.join(options)})"
+
+
+class QueryEngine:
+    """The container's DuckDB database and catalogue; :meth:`run` answers one query."""
+
+    def __init__(
+        self,
+        root: str,
+        read_text: Callable[[str], str],
+        s3_access: Callable[[], Mapping[str, str | None]],
+        workdir: Path,
+        memory_mb: int | None = None,
+    ) -> None:
+        self.root = root.rstrip("/") + "/"
+        self.read_text = read_text
+        self._s3_access = s3_access
+        self.workdir = workdir
+        self._memory_mb = memory_mb
+        self._lock = threading.Lock()
+        self._db: duckdb.DuckDBPyConnection | None = None
+        self._catalogue: Catalogue | None = None
+
+    @property
+    def catalogue(self) -> Catalogue:
+        self._open()
+        assert self._catalogue is not None
+        return self._catalogue
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            if self._db is None:
+                self._db = self._database()
+            return self._db
+
+    def _database(self) -> duckdb.DuckDBPyConnection:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        (self.workdir / "spill").mkdir(parents=True)
+        db = duckdb.connect(config={"autoinstall_known_extensions": False,
+                                    "autoload_known_extensions": False})  # fmt: skip
+        db.execute(f"LOAD {sql_literal(httpfs_extension())}")
+        if self.root.startswith("s3://"):
+            db.execute(_s3_secret(self._s3_access()))
+        try:
+            document = yaml.safe_load(self.read_text(self.root + CATALOGUE_FILE))
+        except yaml.YAMLError as error:
+            raise MetadataError(f"{CATALOGUE_FILE} is not YAML: {error}") from None
+        self._catalogue = parse_catalogue(document, self.root, db)
+        create_tap_schema(db, self._catalogue)
+        db.execute(f"SET temp_directory = {sql_literal(str(self.workdir / 'spill'))}")
+        if self._memory_mb:
+            db.execute(f"SET memory_limit = '{int(self._memory_mb * MEMORY_SHARE)}MB'")
+        allowed = [self.root, str(self.workdir) + "/"]
+        db.execute(f"SET allowed_directories = [{', '.join(map(sql_literal, allowed))}]")
+        db.execute("SET enable_external_access = false")
+        db.execute("SET lock_configuration = true")
+        return db
+
+    # ---- a query ---------------------------------------------------------------------------
+
+    def run(
+        self,
+        query: TapQuery,
+        uploads: Mapping[str, bytes],
+        check: Callable[[], None] | None = None,
+    ) -> Outcome:
+        """Translate and run ``query`` (its uploads' VOTables given by table name) into a file
+        of the query's format in the working directory; TapError for what cannot run."""
+        db = self._open()
+        cursor = db.cursor()
+        upload_schema = f"upload_{uuid.uuid4().hex}"
+        try:
+            if self.root.startswith("s3://"):
+                cursor.execute(_s3_secret(self._s3_access()))  # keys as fresh as the function's
+            upload_tables, upload_columns = self._load_uploads(cursor, upload_schema, uploads)
+            try:
+                translation = translate(query.query, self._resolver(upload_tables))
+            except AdqlError as error:
+                raise TapError(str(error)) from None
+            path = self.workdir / f"{uuid.uuid4().hex}.{query.output.extension}"
+            result = Result(
+                cursor,
+                translation.sql,
+                columns=self._columns_for(translation, upload_columns),
+                maxrec=query.maxrec,
+                query=query.query,
+            )
+            with _watched(cursor, check):
+                try:
+                    written = query.output.write(result, str(path))
+                except duckdb.Error as error:
+                    raise TapError(_duckdb_message(error)) from None
+            return Outcome(path, query.output, written)
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                cursor.execute(f"DROP SCHEMA IF EXISTS {quote_identifier(upload_schema)} CASCADE")
+            cursor.close()
+
+    def _load_uploads(
+        self, cursor: duckdb.DuckDBPyConnection, schema: str, uploads: Mapping[str, bytes]
+    ) -> tuple[dict[str, ResolvedTable], UploadColumns]:
+        tables, columns = {}, {}
+        for name, document in uploads.items():
+            try:
+                table = read_votable(document)
+            except VOTableError as error:
+                raise TapError(
+                    f"The upload {name} is not a VOTable this service reads: {error}."
+                ) from None
+            load_upload(cursor, name, table, schema=schema, directory=str(self.workdir))
+            tables[name] = ResolvedTable(
+                "TAP_UPLOAD", name, f"{quote_identifier(schema)}.{quote_identifier(name)}",
+                tuple(c.name for c in table.columns),
+            )  # fmt: skip
+            columns[name.lower()] = {c.name.lower(): c for c in table.columns}
+        return tables, columns
+
+    def _resolver(self, uploads: Mapping[str, ResolvedTable]) -> StaticResolver:
+        tables = []
+        for table in self.catalogue.tables():
+            schema, _, name = table.name.partition(".")
+            if table.location is None:  # TAP_SCHEMA: tables in the database itself
+                sql = f"{quote_identifier(schema)}.{quote_identifier(name)}"
+            else:
+                sql = f"read_parquet({sql_literal(self.catalogue.parquet_glob(table))})"
+            tables.append(ResolvedTable(schema, name, sql, tuple(c.name for c in table.columns)))
+        return StaticResolver([*tables, *uploads.values()])
+
+    def _columns_for(
+        self, translation: Translation, uploads: UploadColumns
+    ) -> Callable[[Sequence[Any]], list[Column]]:
+        """The result's columns: a column selected as it is keeps its table's description,
+        unit, UCD and utype; a computed one is described by its DuckDB type."""
+
+        def described(description: Sequence[Any]) -> list[Column]:
+            columns = []
+            for output, entry in zip(translation.columns, description, strict=True):
+                typed = Column.from_sql(output.name, str(entry[1]))
+                source = self._source_column(output.source, uploads)
+                if source is not None:
+                    typed = replace(
+                        typed, description=source.description, unit=source.unit,
+                        ucd=source.ucd, utype=source.utype,
+                    )  # fmt: skip
+                if output.xtype is not None:
+                    typed = replace(typed, xtype=output.xtype)
+                columns.append(typed)
+            return columns
+
+        return described
+
+    def _source_column(self, ref: Any, uploads: UploadColumns) -> Column | None:
+        if ref is None:
+            return None
+        if (ref.schema or "").upper() == "TAP_UPLOAD":
+            return uploads.get(ref.table.lower(), {}).get(ref.column.lower())
+        try:
+            return self.catalogue.table(f"{ref.schema}.{ref.table}").column(ref.column)
+        except KeyError:
+            return None
+
+
+@contextlib.contextmanager
+def _watched(cursor: duckdb.DuckDBPyConnection, check: Callable[[], None] | None) -> Iterator[None]:
+    """Run the block while a thread calls ``check`` each second; when it raises (the job was
+    aborted, or its deadline passed), DuckDB is interrupted and the block ends with that."""
+    if check is None:
+        yield
+        return
+    stop = threading.Event()
+    stopped: list[BaseException] = []
+
+    def watch() -> None:
+        while not stop.wait(1.0):
+            try:
+                check()
+            except BaseException as reason:  # JobStopped and its kind
+                stopped.append(reason)
+                cursor.interrupt()
+                return
+
+    watcher = threading.Thread(target=watch, name="query-watch", daemon=True)
+    watcher.start()
+    try:
+        yield
+    except (duckdb.Error, TapError):
+        if stopped:
+            raise stopped[0] from None
+        raise
+    finally:
+        stop.set()
+        watcher.join()
+    if stopped:
+        raise stopped[0]
+
+
+def _duckdb_message(error: duckdb.Error) -> str:
+    """DuckDB's message as one sentence a user can act on (its first line, without the
+    error class it starts with)."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    kind, _, rest = text.partition(": ")
+    message = rest if rest and kind.endswith("Error") else text
+    return f"The query failed while running: {message.rstrip('.')}."

@@ -1,0 +1,109 @@
+"""The TAP service on the UWS: the ``tap`` job type (an async query) and the query engine of
+this container, shared by the worker, /sync and /tables.
+
+The catalogue lives under ``TAP_CATALOGUE`` (``s3://bucket/prefix/``, or a directory), its
+metadata in ``catalogue.yaml`` there; the engine is made on first use and kept while the
+container lives (a changed catalogue is seen by containers started after the change).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from uws import aws
+from uws.jobtypes import JobType, Parameter, register
+from uws.worker import JobContext, JobFailed
+
+from .engine import QueryEngine
+from .fetch import fetch_upload
+from .request import Limits, TapError, TapQuery, parse_tap_query
+from .votable import MIME as VOTABLE_MIME
+from .votable import error_document
+
+WORKDIR = Path(os.environ.get("TAP_WORKDIR", "/tmp/tap"))  # Lambda's writable disk
+
+
+def _read_text(url: str) -> str:
+    if not url.startswith("s3://"):
+        return Path(url).read_text(encoding="utf-8")
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    return aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+
+
+@functools.cache
+def engine() -> QueryEngine:
+    """This container's query engine (its DuckDB database and catalogue)."""
+    memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+    return QueryEngine(
+        os.environ["TAP_CATALOGUE"], _read_text, aws.s3_access, WORKDIR,
+        memory_mb=int(memory) if memory else None,
+    )  # fmt: skip
+
+
+def uploads_of(
+    query: TapQuery, parts: Callable[[str], bytes | None], limits: Limits
+) -> dict[str, bytes]:
+    """The VOTable of each UPLOAD table: a part of the request (``param:x``) or a URL."""
+    documents = {}
+    for upload in query.uploads:
+        if upload.part is None:
+            documents[upload.table] = fetch_upload(upload.source, limits.upload_bytes)
+            continue
+        document = parts(upload.part)
+        if document is None:
+            raise TapError(f"UPLOAD names param:{upload.part}, but no file of that name was sent.")
+        documents[upload.table] = document
+    return documents
+
+
+def run_query(ctx: JobContext) -> None:
+    """The ``tap`` job: the query's result is the job's ``result``; what cannot run ends the
+    job in ERROR with a message naming the problem (and where in the query it is)."""
+    limits = Limits.from_environment()
+    try:
+        query = parse_tap_query(ctx.parameters, limits)
+        uploads = uploads_of(
+            query,
+            lambda part: ctx.read_upload(part) if part in ctx.job.uploads else None,
+            limits,
+        )
+        outcome = engine().run(query, uploads, check=ctx.check)
+    except TapError as error:
+        raise JobFailed(str(error)) from None
+    try:
+        ctx.progress(rows=str(outcome.written.rows),
+                     queryStatus="OVERFLOW" if outcome.written.overflow else "OK")  # fmt: skip
+        ctx.write_result("result", outcome.path, outcome.output.mime)
+    finally:
+        outcome.path.unlink(missing_ok=True)
+
+
+def _error_document(message: str) -> tuple[str, str]:
+    return error_document(message).decode("utf-8"), VOTABLE_MIME
+
+
+TAP_PARAMETERS: tuple[Parameter, ...] = (
+    Parameter("REQUEST", description="doQuery (the only request TAP 1.1 has; optional)."),
+    Parameter("LANG", default="ADQL", description="ADQL, ADQL-2.0 or ADQL-2.1."),
+    Parameter("QUERY", required=True, description="The ADQL query."),
+    Parameter("MAXREC", type="integer", minimum=0, description="At most this many rows."),
+    Parameter("RESPONSEFORMAT", description="votable, votable/b2, csv, tsv or parquet."),
+    Parameter("FORMAT", description="RESPONSEFORMAT's older name."),
+    Parameter("UPLOAD", description="name,param:part or name,URL pairs, ';' between them."),
+    Parameter("VERSION", description="1.0 or 1.1."),
+)
+
+TAP: Any = register(
+    JobType(
+        "tap",
+        description="An ADQL query (TAP 1.1): its result table is the job's result.",
+        run=run_query,
+        parameters=TAP_PARAMETERS,
+        files_by_any_name=True,
+        error_document=_error_document,
+    )
+)
