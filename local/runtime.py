@@ -24,7 +24,7 @@ from .fargate import LocalFargate
 from .gateway import ApiGateway, HttpReply
 from .persist import Snapshot
 from .pollers import EventSources, event_sources
-from .template import functions, load, resources_of_type, rest_api, routes
+from .template import conditions, functions, load, resources_of_type, rest_api, routes
 
 
 @dataclass
@@ -98,9 +98,10 @@ class LocalDeployment:
         return {**self.roles.harness, "arn": self.roles.harness_arn}
 
     def _configure(self, env: dict[str, str] | None) -> None:
-        self.functions = functions(self.template)
+        when = conditions(self.template, self.refs)  # what this deployment's parameters make
+        self.functions = functions(self.template, when)
         self.gateway = ApiGateway(
-            routes(self.template), rest_api(self.template, self.refs), self.functions
+            routes(self.template, when), rest_api(self.template, self.refs), self.functions
         )
         global_env = self.template.get("Globals", {}).get("Function", {})
         base_env = global_env.get("Environment", {}).get("Variables", {})

@@ -98,6 +98,11 @@ def main(argv: list[str] | None = None) -> None:
         help="template parameters, as for sam deploy (e.g. WaitCapSeconds=5 AuthMode=iam)",
     )
     parser.add_argument(
+        "--tap",
+        action="store_true",
+        help="a TAP service over Hipparcos-2 (JobType=tap; the catalogue in the embedded S3)",
+    )
+    parser.add_argument(
         "--keep-in",
         default=os.environ.get("KEEP_IN", str(KEPT_IN)),
         metavar="DIR",
@@ -110,6 +115,9 @@ def main(argv: list[str] | None = None) -> None:
     # twice as long. Longer slices let a call finish before the next thread runs.
     sys.setswitchinterval(0.05)
     overrides = dict(item.split("=", 1) for item in args.parameter_overrides)
+    if args.tap:
+        overrides.setdefault("JobType", "tap")
+        overrides.setdefault("JobTypeModules", "tap.service")
 
     try:  # the port first: a busy one is a sentence, before anything else starts
         server = ApiServer(("127.0.0.1", args.port), ApiGatewayHandler)
@@ -124,6 +132,10 @@ def main(argv: list[str] | None = None) -> None:
     deployment = LocalDeployment().start(
         parameters=overrides, enforce_iam=enforce_iam, keep_in=keep_in
     )
+    if args.tap:
+        from .catalogue import serve_hipparcos
+
+        catalogue = serve_hipparcos()
     deployment.start_event_sources(workers=args.workers, reaper_every=args.reaper_every)
     ApiGatewayHandler.deployment = deployment
     base = f"http://127.0.0.1:{server.server_address[1]}"
@@ -139,6 +151,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"UWS job service at {base}/async  (embedded AWS: moto at {deployment.endpoint}{iam_note})"
     )
+    if args.tap:
+        print(f"TAP service at {base} (/sync, /async, /tables, /capabilities) over {catalogue}")
     if keep_in is None:
         print("jobs and files are kept in memory only")
     else:
@@ -147,7 +161,11 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"jobs and files are kept in {shown}/ across restarts{again} (make clean forgets them)"
         )
-    print(f"try: curl -i -d TEXT=hello -d PHASE=RUN {base}/async")
+    if args.tap:
+        query = "SELECT TOP 5 hip, ra, dec, hpmag FROM hipparcos.main ORDER BY hpmag"
+        print(f'try: curl -d LANG=ADQL --data-urlencode "QUERY={query}" {base}/sync')
+    else:
+        print(f"try: curl -i -d TEXT=hello -d PHASE=RUN {base}/async")
     sys.stdout.flush()
 
     def stop(*_: object) -> None:

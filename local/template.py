@@ -136,9 +136,21 @@ class Route:
         )
 
 
-def routes(template: dict[str, Any]) -> list[Route]:
+def deployed(
+    template: dict[str, Any], kind: str, when: dict[str, bool] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The resources of ``kind`` a deployment has: those whose Condition holds in ``when``
+    (all of them without it)."""
+    return {
+        name: resource
+        for name, resource in resources_of_type(template, kind).items()
+        if when is None or when.get(resource.get("Condition", ""), True)
+    }
+
+
+def routes(template: dict[str, Any], when: dict[str, bool] | None = None) -> list[Route]:
     found = []
-    for name, resource in resources_of_type(template, "AWS::Serverless::Function").items():
+    for name, resource in deployed(template, "AWS::Serverless::Function", when).items():
         for event in resource["Properties"].get("Events", {}).values():
             if event["Type"] == "Api":
                 props = event["Properties"]
@@ -161,11 +173,13 @@ class FunctionSpec:
         return self.code_dir / f"{self.module.replace('.', '/')}.py"
 
 
-def functions(template: dict[str, Any]) -> dict[str, FunctionSpec]:
+def functions(
+    template: dict[str, Any], when: dict[str, bool] | None = None
+) -> dict[str, FunctionSpec]:
     defaults = template.get("Globals", {}).get("Function", {})
     global_env = defaults.get("Environment", {}).get("Variables", {})
     specs = {}
-    for name, resource in resources_of_type(template, "AWS::Serverless::Function").items():
+    for name, resource in deployed(template, "AWS::Serverless::Function", when).items():
         props = resource["Properties"]
         module, handler = props.get("Handler", defaults.get("Handler")).rsplit(".", 1)
         env = {**global_env, **props.get("Environment", {}).get("Variables", {})}
