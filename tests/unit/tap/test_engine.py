@@ -78,7 +78,7 @@ def test_maxrec_caps_and_says_overflow(engine):
 def test_what_cannot_run_names_the_problem_and_its_place(engine):
     with pytest.raises(TapError, match=r"nosuch.*line 1, column 8"):
         run(engine, "SELECT nosuch FROM demo.stars")
-    with pytest.raises(TapError, match="demo.nowhere"):
+    with pytest.raises(TapError, match=r"demo\.nowhere"):
         run(engine, "SELECT * FROM demo.nowhere")
 
 
