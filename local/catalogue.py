@@ -13,6 +13,7 @@ from .hipparcos import convert, source_path
 from .template import ROOT
 
 BUILT = ROOT / ".uws-local" / "catalogue"
+EXAMPLES = Path(__file__).with_name("hipparcos-examples.yaml")  # DALI examples that run
 
 
 def build(directory: Path = BUILT) -> Path:
@@ -21,6 +22,7 @@ def build(directory: Path = BUILT) -> Path:
         (directory / "catalogue.yaml").stat().st_mtime < source_path().stat().st_mtime
     ):
         convert(directory)
+    (directory / "examples.yaml").write_bytes(EXAMPLES.read_bytes())
     return directory
 
 
