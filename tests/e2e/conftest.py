@@ -41,14 +41,15 @@ class Server:
 
 @contextlib.contextmanager
 def running_server(
-    *overrides: str, keep_in: Path | None = None, env: dict[str, str] | None = None
-) -> Iterator[Server]:
-    """`make serve` on a free port; jobs kept in ``keep_in`` (default: a new directory);
-    ``env`` adds to its environment (LOG_LEVEL …)."""
+    *overrides: str, keep_in: Path | None = None, env: dict[str, str] | None = None,
+    tap: bool = False,
+) -> Iterator[Server]:  # fmt: skip
+    """`make serve` on a free port (`make serve-tap` with ``tap``); jobs kept in ``keep_in``
+    (default: a new directory); ``env`` adds to its environment (LOG_LEVEL …)."""
     if keep_in is None:
         with (
             tempfile.TemporaryDirectory(prefix="uws-kept-") as fresh,
-            running_server(*overrides, keep_in=Path(fresh), env=env) as server,
+            running_server(*overrides, keep_in=Path(fresh), env=env, tap=tap) as server,
         ):
             yield server
         return
@@ -67,6 +68,7 @@ def running_server(
             str(port),
             "--keep-in",
             str(keep_in),
+            *(["--tap"] if tap else []),
             "--parameter-overrides",
             f"WaitCapSeconds={WAIT_CAP}",
             *overrides,
