@@ -27,6 +27,9 @@ MANAGED = {
 }
 
 
+PUBLIC = frozenset({"/capabilities", "/availability", "/tables", "/tables/{name}", "/examples"})
+
+
 class _Policies:
     def load(self) -> dict[str, str]:
         return MANAGED
@@ -47,8 +50,8 @@ def transformed(template: dict, auth_mode: str, parameters: dict | None = None) 
 def main() -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     text = Path(sys.argv[1] if len(sys.argv) > 1 else "template.yaml").read_text()
-    for mode in MODES:
-        resources = transformed(yaml_parse(text), mode)["Resources"]
+    for mode, job_type in [(mode, "demo") for mode in MODES] + [("iam", "tap")]:
+        resources = transformed(yaml_parse(text), mode, {"JobType": job_type})["Resources"]
         body = resources["UwsApi"]["Properties"]["Body"]
         securities = []
         for path, methods in body["paths"].items():
@@ -56,14 +59,20 @@ def main() -> None:
             method = methods["x-amazon-apigateway-any-method"]
             integration = method.get("x-amazon-apigateway-integration", {})
             assert integration.get("type") == "aws_proxy", (mode, path, "no Lambda integration")
+            if path in PUBLIC:  # VOSI answers anyone (docs/tap.md)
+                assert method.get("security") == [], (mode, path, "not public")
+                continue
             securities.append(json.dumps(method.get("security"), sort_keys=True))
         assert len(set(securities)) == 1, (mode, "routes differ in security")
+        if job_type == "tap":
+            assert {"TapSyncFunction", "TapVosiFunction"} <= set(resources), mode
+            assert any(name.startswith("TapLayer") for name in resources), mode
         permissions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
         assert len(permissions) >= len(body["paths"]), (mode, "routes without invoke permission")
         assert {"/", "/{proxy+}", "/async"} <= set(body["paths"]), mode
         assert "multipart/form-data" in body["x-amazon-apigateway-binary-media-types"], mode
         assert "MISSING_AUTHENTICATION_TOKEN" in body["x-amazon-apigateway-gateway-responses"]
-    print(f"sam transform: ok ({len(body['paths'])} routes in each of {', '.join(MODES)})")
+    print(f"sam transform: ok ({len(body['paths'])} routes in each of {', '.join(MODES)}; tap)")
 
 
 if __name__ == "__main__":

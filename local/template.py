@@ -178,6 +178,9 @@ def functions(
 ) -> dict[str, FunctionSpec]:
     defaults = template.get("Globals", {}).get("Function", {})
     global_env = defaults.get("Environment", {}).get("Variables", {})
+    # sizes may depend on conditions (the worker's memory on JobType); the defaults decide
+    # where the caller gives none
+    sizes = when if when is not None else conditions(template, parameter_defaults(template))
     specs = {}
     for name, resource in deployed(template, "AWS::Serverless::Function", when).items():
         props = resource["Properties"]
@@ -189,8 +192,10 @@ def functions(
             module=module,
             handler=handler,
             environment=env,
-            timeout=int(props.get("Timeout", defaults.get("Timeout", 3))),
-            memory=int(props.get("MemorySize", defaults.get("MemorySize", 128))),
+            timeout=int(resolve(props.get("Timeout", defaults.get("Timeout", 3)), {}, sizes)),
+            memory=int(
+                resolve(props.get("MemorySize", defaults.get("MemorySize", 128)), {}, sizes)
+            ),
         )
     return specs
 

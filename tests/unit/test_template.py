@@ -17,6 +17,8 @@ UWS_PATHS = {
     "/async/{jobId}/owner", "/async/{jobId}/parameters", "/async/{jobId}/parameters/{name}",
     "/async/{jobId}/results", "/async/{jobId}/results/{id}", "/async/{jobId}/startTime",
 }  # fmt: skip
+TAP_PATHS = {"/sync", "/capabilities", "/availability", "/tables", "/tables/{name}", "/examples"}
+PUBLIC_PATHS = TAP_PATHS - {"/sync"}  # VOSI answers anyone (docs/tap.md)
 WRITES = ("Put", "Update", "Delete", "BatchWrite", "Send", "Create")
 READ_ONLY = [
     "ErrorFunction",
@@ -52,9 +54,31 @@ CATCH_ALL = {"/", "/{proxy+}"}
 
 def test_every_uws_path_routes_every_method_to_one_function(template):
     found = routes(template)
-    assert {r.path for r in found} == UWS_PATHS | CATCH_ALL
+    assert {r.path for r in found} == UWS_PATHS | CATCH_ALL | TAP_PATHS
     assert all(r.method == "ANY" for r in found)  # so the function answers 405 itself
     assert len({r.path for r in found}) == len(found)
+
+
+def test_taps_functions_exist_only_when_the_job_type_is_tap(template):
+    """Without JobType tap the TAP paths reach the API's 404 (NotFoundFunction); with it,
+    TAP's functions with the TAP layer, and the worker carries the layer too."""
+    from local.template import conditions
+
+    defaults = parameter_defaults(template)
+    for job_type, present in (("demo", False), ("tap", True)):
+        when = conditions(template, {**defaults, "JobType": job_type})
+        deployed = {r.path: r.function for r in routes(template, when)}
+        assert (set(deployed) >= TAP_PATHS) is present
+        assert (
+            set(functions(template, when)) >= {"TapSyncFunction", "TapVosiFunction"} or not present
+        )
+    for name in ("TapSyncFunction", "TapVosiFunction"):
+        function = template["Resources"][name]
+        assert function["Condition"] == "IsTap"
+        assert function["Properties"]["Layers"] == [{"Ref": "TapLayer"}]
+    assert template["Resources"]["TapLayer"]["Condition"] == "IsTap"
+    worker = template["Resources"]["WorkerFunction"]["Properties"]
+    assert worker["Layers"] == [{"Fn::If": ["IsTap", {"Ref": "TapLayer"}, {"Ref": "AWS::NoValue"}]}]
 
 
 def test_what_no_uws_path_takes_goes_to_a_function_without_aws_access(template):
@@ -69,14 +93,21 @@ def test_every_route_has_the_apis_security_and_its_functions_integration(templat
     """With a DefinitionBody SAM adds no integration for the Api events: each path names its
     function itself, and it must be the function whose event routes that path."""
     body = template["Resources"]["UwsApi"]["Properties"]["DefinitionBody"]
-    assert set(body["paths"]) == UWS_PATHS | CATCH_ALL
-    methods = [p["x-amazon-apigateway-any-method"] for p in body["paths"].values()]
-    assert all(m["security"] == methods[0]["security"] for m in methods)
+    assert set(body["paths"]) == UWS_PATHS | CATCH_ALL | TAP_PATHS
+    methods = {path: p["x-amazon-apigateway-any-method"] for path, p in body["paths"].items()}
+    secured = [m["security"] for path, m in methods.items() if path not in PUBLIC_PATHS]
+    assert all(security == secured[0] for security in secured)
+    assert all(methods[path]["security"] == [] for path in PUBLIC_PATHS)
     by_events = {r.path: r.function for r in routes(template)}
-    for path, method in zip(body["paths"], methods, strict=True):
+    for path, method in methods.items():
         integration = method["x-amazon-apigateway-integration"]
         assert (integration["type"], integration["httpMethod"]) == ("aws_proxy", "POST")
-        assert f"${{{by_events[path]}.Arn}}/invocations" in integration["uri"]["Fn::Sub"], path
+        uri = integration["uri"]
+        if path in TAP_PATHS:  # TAP's function with JobType tap, else the API's 404
+            condition, tap_uri, otherwise = uri["Fn::If"]
+            assert condition == "IsTap" and "${NotFoundFunction.Arn}" in otherwise["Fn::Sub"]
+            uri = tap_uri
+        assert f"${{{by_events[path]}.Arn}}/invocations" in uri["Fn::Sub"], path
 
 
 def test_binary_media_types_are_written_as_rest_apis_want_them(template):
@@ -151,7 +182,12 @@ def test_only_the_worker_writes_results(template):
         for statement in statements(function):
             if "s3:PutObject" in actions(statement):
                 resource = str(statement["Resource"])
-                assert name == "WorkerFunction" or "uploads" in resource, name
+                # uploads; and /sync's answers too large to send, under answers/
+                assert (
+                    name == "WorkerFunction"
+                    or "uploads" in resource
+                    or (name == "TapSyncFunction" and "/answers/*" in resource)
+                ), name
 
 
 def test_worker_outlives_the_longest_job_and_the_queue_outlives_the_worker(template):
