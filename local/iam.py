@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 from botocore.credentials import Credentials
 
-from .template import ROOT, resolve
+from .template import ROOT, conditions, resolve
 
 HARNESS_USER = "uws-local-harness"
 _EC2_ID = re.compile(r"(vpc|subnet|sg)-[0-9a-f]+$")
@@ -58,19 +58,22 @@ def role_policies(template: dict[str, Any], refs: dict[str, str]) -> dict[str, l
     from .check_transform import transformed
 
     parameters = {k: v for k, v in refs.items() if k in template.get("Parameters", {})}
-    resources = transformed(template, parameters.get("AuthMode", "anonymous"), parameters)
-    resources = resources["Resources"]
+    whole = transformed(template, parameters.get("AuthMode", "anonymous"), parameters)
+    resources = whole["Resources"]
     values = {"AWS::Partition": "aws", **refs}
     for name, resource in resources.items():  # SAM names a layer's version with a hash
         if resource["Type"] == "AWS::Lambda::LayerVersion":
-            values[name] = next(v for k, v in refs.items() if name.startswith(k) and k != name)
+            published = (v for k, v in refs.items() if name.startswith(k) and k != name)
+            values[name] = next(published, f"arn:aws:lambda:us-east-1:123456789012:layer:{name}:1")
+    when = conditions(whole, values)  # statements only a JobType or a parameter brings
     found = {}
     for name, resource in resources.items():
         if resource["Type"] == "AWS::ECS::TaskDefinition":  # a container job's task role
             role = resource["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
             policies = resources[role]["Properties"].get("Policies", [])
             found[role] = [
-                {"Version": "2012-10-17", **resolve(p["PolicyDocument"], values)} for p in policies
+                {"Version": "2012-10-17", **resolve(p["PolicyDocument"], values, when)}
+                for p in policies
             ]
             continue
         if resource["Type"] != "AWS::Lambda::Function":
@@ -79,7 +82,8 @@ def role_policies(template: dict[str, Any], refs: dict[str, str]) -> dict[str, l
         policies = resources[role]["Properties"].get("Policies", [])
         # SAM's policy templates leave out the Version IAM requires
         found[name] = [
-            {"Version": "2012-10-17", **resolve(p["PolicyDocument"], values)} for p in policies
+            {"Version": "2012-10-17", **resolve(p["PolicyDocument"], values, when)}
+            for p in policies
         ]
     return found
 

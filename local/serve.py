@@ -38,18 +38,39 @@ class ApiGatewayHandler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length > API_GATEWAY_MAX_PAYLOAD:  # answered without reading what is too much
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            body = self._chunked_body()  # Java's HttpURLConnection streams uploads so
+        elif length > API_GATEWAY_MAX_PAYLOAD:
+            body = None  # answered without reading what is too much
+        else:
+            body = self.rfile.read(length) if length else b""
+        if body is None:
             reply = self.deployment.too_large()
             self._reply(reply.status, reply.headers, reply.body)
             self.close_connection = True
             return
-        body = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)
         host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_address[1]}"
         reply = self.deployment.http(
             self.command, url.path, url.query, dict(self.headers.items()), body, host
         )
         self._reply(reply.status, reply.headers, reply.body)
+
+    def _chunked_body(self) -> bytes | None:
+        """A chunked request body (RFC 9112, 7.1), as API Gateway takes it whole before the
+        function sees it; None once it passes API Gateway's payload limit."""
+        chunks, total = [], 0
+        while True:
+            size = int(self.rfile.readline(1024).split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline(1024).strip():  # trailer fields, then the blank line
+                    pass
+                return b"".join(chunks)
+            total += size
+            if total > API_GATEWAY_MAX_PAYLOAD:
+                return None
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(8)  # the CRLF after each chunk
 
     def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
         """One write for headers and body; a HEAD gets the headers (Content-Length that of

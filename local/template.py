@@ -76,7 +76,7 @@ def resolve(value: Any, refs: dict[str, str], when: dict[str, bool] | None = Non
     if isinstance(value, dict) and len(value) == 1:
         ((key, arg),) = value.items()
         if key == "Ref":
-            return refs[arg]
+            return NO_VALUE if arg == "AWS::NoValue" else refs[arg]
         if key == "Fn::If" and when is not None:
             condition, then, otherwise = arg
             return resolve(then if when[condition] else otherwise, refs, when)
@@ -97,10 +97,16 @@ def resolve(value: Any, refs: dict[str, str], when: dict[str, bool] | None = Non
             local = {k: resolve(v, refs, when) for k, v in names.items()}
             return re.sub(r"\$\{([^}]+)\}", lambda m: str({**refs, **local}[m[1]]), text)
     if isinstance(value, dict):
-        return {k: resolve(v, refs, when) for k, v in value.items()}
+        resolved = {k: resolve(v, refs, when) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
     if isinstance(value, list):
-        return [resolve(v, refs, when) for v in value]
+        return [r for r in (resolve(v, refs, when) for v in value) if r is not NO_VALUE]
     return value
+
+
+NO_VALUE: Any = type("NoValue", (), {"__repr__": lambda self: "AWS::NoValue"})()
+"""What ``Ref AWS::NoValue`` resolves to: left out of the list or mapping that holds it, as
+CloudFormation leaves it out."""
 
 
 def resources_of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:

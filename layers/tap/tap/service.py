@@ -104,6 +104,7 @@ TAP: Any = register(
         run=run_query,
         parameters=TAP_PARAMETERS,
         files_by_any_name=True,
+        keeps_unknown_parameters=True,
         error_document=_error_document,
     )
 )

@@ -11,7 +11,16 @@ from typing import Any
 
 import duckdb
 
-from .metadata import Catalogue, Column, ForeignKey, Schema, Table, quote_identifier, sql_literal
+from .metadata import (
+    Catalogue,
+    Column,
+    ForeignKey,
+    Schema,
+    Table,
+    adql_name,
+    quote_identifier,
+    sql_literal,
+)
 
 # TAP 1.1 §4: TAP_SCHEMA's tables and columns, which it must describe too.
 _TAP_SCHEMA: list[tuple[str, str, list[tuple[str, str, str]]]] = [
@@ -144,7 +153,7 @@ def tap_schema_rows(catalogue: Catalogue) -> dict[str, list[tuple[Any, ...]]]:
                 rows["columns"].append(
                     (
                         table.name,
-                        c.name,
+                        adql_name(c.name),
                         c.datatype,
                         c.arraysize,
                         c.xtype,
@@ -163,7 +172,9 @@ def tap_schema_rows(catalogue: Catalogue) -> dict[str, list[tuple[Any, ...]]]:
                 rows["keys"].append(
                     (key.key_id, table.name, key.target_table, key.description, key.utype)
                 )
-                rows["key_columns"].extend((key.key_id, a, b) for a, b in key.columns)
+                rows["key_columns"].extend(
+                    (key.key_id, adql_name(a), adql_name(b)) for a, b in key.columns
+                )
     return rows
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from lxml import etree
 
-from .metadata import Catalogue, Column, Table
+from .metadata import Catalogue, Column, Table, adql_name
 
 VOSI_CAPABILITIES = "http://www.ivoa.net/xml/VOSICapabilities/v1.0"
 VOSI_AVAILABILITY = "http://www.ivoa.net/xml/VOSIAvailability/v1.0"
@@ -151,7 +151,7 @@ def availability(note: str) -> bytes:
 
 def _column(parent: Any, column: Column, detail: bool) -> None:
     element = _element(parent, "column", std="true" if column.std else None)
-    _element(element, "name", column.name)
+    _element(element, "name", adql_name(column.name))
     if not detail:
         return
     for tag in ("description", "unit", "ucd", "utype"):
@@ -180,8 +180,8 @@ def _table(parent: Any, table: Table, detail: bool) -> None:
         _element(foreign, "targetTable", key.target_table)
         for source, target in key.columns:
             pair = _element(foreign, "fkColumn")
-            _element(pair, "fromColumn", source)
-            _element(pair, "targetColumn", target)
+            _element(pair, "fromColumn", adql_name(source))
+            _element(pair, "targetColumn", adql_name(target))
         if key.description:
             _element(foreign, "description", key.description)
 
@@ -227,7 +227,7 @@ def examples(items: Iterable[Example], base: str) -> bytes:
     html = etree.Element(f"{{{XHTML}}}html", nsmap={None: XHTML})
     head = _element(html, f"{{{XHTML}}}head")
     _element(head, f"{{{XHTML}}}title", "TAP examples")
-    body = _element(html, f"{{{XHTML}}}body")
+    body = _element(html, f"{{{XHTML}}}body", vocab="ivo://ivoa.net/std/DALI-examples")
     _element(body, f"{{{XHTML}}}h1", "Examples of queries this TAP service answers")
     _element(body, f"{{{XHTML}}}p", f"Send them to {base}/sync or {base}/async.")
     for item in items:

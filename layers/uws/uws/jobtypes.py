@@ -14,7 +14,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import BadRequest, PayloadTooLarge, shown
@@ -100,9 +100,14 @@ class JobType:
     # Files may come in form fields of any name (a parameter names them: TAP's UPLOAD points
     # at "param:<field>"), not only for declared ``file`` parameters.
     files_by_any_name: bool = False
+    # Parameters it does not declare are kept as strings, not refused (DALI 1.1, 3: a service
+    # ignores the parameters it does not know; TAP clients send VERSION, DUMMY …).
+    keeps_unknown_parameters: bool = False
     # The job's error as the protocol wants it at {job}/error (TAP: a VOTable), given the
     # errorSummary's message: (body, media type). None: the message as text/plain.
     error_document: Callable[[str], tuple[str, str]] | None = None
+
+    _unknown: dict[str, Parameter] = field(default_factory=dict, compare=False, repr=False)
 
     def parameter(self, name: str) -> Parameter | None:
         wanted = name.upper()
@@ -115,6 +120,8 @@ class JobType:
         declared: dict[str, Parameter] = {}
         for name, value in pairs:
             parameter = self.parameter(name)
+            if parameter is None and self.keeps_unknown_parameters and _NAME.fullmatch(name):
+                parameter = self._unknown.setdefault(name.upper(), Parameter(name.upper()))
             if parameter is None:
                 known = ", ".join(p.name for p in self.parameters) or "none"
                 raise BadRequest(
