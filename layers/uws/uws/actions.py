@@ -358,9 +358,9 @@ class ParameterValueAction(JobAction):
         upload = current.uploads.get(name)
         if upload is None:
             return _text("\n".join(current.parameters[name]))
-        settings = job.service.settings
+        seconds = job.service.settings.presign_seconds
         raise SeeOther(
-            job.service.files.presigned_get(upload.key, upload.mime_type, settings.presign_seconds)
+            job.service.files.presigned_get(upload.key, upload.mime_type, seconds, attachment=True)
         )
 
 
@@ -377,7 +377,7 @@ def store_uploads(
         if parameter is None or parameter.type != "file":
             raise BadRequest(f"Parameter {shown(field_name)} does not take a file upload.")
         key = filekeys.upload_key(job_id, f"{os.urandom(4).hex()}-{parameter.name}")
-        size = service.files.put(key, uploaded.content, uploaded.content_type)
+        size = service.files.put(key, uploaded.content, uploaded.content_type, attachment=True)
         stored[parameter.name] = (Upload(key, uploaded.content_type, size), uploaded.filename)
     return stored
 
