@@ -20,15 +20,49 @@ on it (uws.containers, local.fargate). Numbered after local.moto_fixes.
     against the task's, and GetLayerVersion against the layer version's (Service Authorization
     Reference); moto checks them against "*", which a least-privilege policy does not name.
 
+13. ListTasks: ``startedBy`` must be the only filter, and without ``desiredStatus`` only tasks
+    whose desired status is RUNNING are listed (ECS API Reference, ListTasks). moto took any
+    mix and listed every task.
+
+14. A Fargate task definition's CPU and memory must be one of Fargate's pairs (ECS Developer
+    Guide, "Amazon ECS task definition parameters for Fargate", Task CPU and memory); ECS
+    refuses the registration ("No Fargate configuration exists for given values"), moto took
+    any.
+
+15. RunTask with a capacity provider strategy: each provider must be associated with the
+    cluster, and Fargate Spot runs X86_64 tasks only (ECS Developer Guide, "Fargate capacity
+    providers"; "Amazon ECS task definitions for 64-bit ARM workloads"). moto ran anything.
+
+16. CreateCluster with capacity providers needs ECS's service-linked role to exist already: in
+    an account that has never used ECS the call fails ("Unable to assume the service linked
+    role"), and makes the role, so a later call succeeds (ECS Developer Guide, "Using
+    service-linked roles for Amazon ECS"). moto needed no role.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from typing import Any
 
 _patched = False
+
+# Fargate's task CPU units and the memory (MiB) each takes (fix 14).
+FARGATE_MEMORY: dict[int, Sequence[int]] = {
+    256: (512, 1024, 2048),
+    512: range(1024, 4097, 1024),
+    1024: range(2048, 8193, 1024),
+    2048: range(4096, 16385, 1024),
+    4096: range(8192, 30721, 1024),
+    8192: range(16384, 61441, 4096),
+    16384: range(32768, 122881, 8192),
+}
+ECS_SERVICE_LINKED_ROLE = "AWSServiceRoleForECS"
+
+
+def fargate_takes(cpu: int, memory: int) -> bool:
+    return memory in FARGATE_MEMORY.get(cpu, ())
 
 
 def fix_containers() -> None:
@@ -130,6 +164,79 @@ def fix_containers() -> None:
             data=self.data, body=self.raw_body, headers=self.headers, action=self._get_action(),
         ).check_action_permitted(resource)  # fmt: skip
 
+    _fix_ecs_rules(EC2ContainerServiceBackend)
     LambdaResponse._authenticate_and_authorize_normal_action = unsigned_check  # type: ignore[method-assign]
     EC2ContainerServiceResponse._determine_resource = ecs_resource  # type: ignore[attr-defined]
     LambdaResponse._determine_resource = layer_resource  # type: ignore[attr-defined]
+
+
+def _fix_ecs_rules(backend: Any) -> None:
+    """Fixes 13 to 16: what ECS refuses and moto took."""
+    import inspect
+
+    from moto.ecs.exceptions import EcsClientException, InvalidParameterException
+    from moto.iam.models import iam_backends
+
+    def checked(name: str, check: Any) -> None:
+        """Run ``check(self, arguments)`` before moto's ``name``; it may change them."""
+        original = getattr(backend, name)
+        signature = inspect.signature(original)
+
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(self, *args, **kwargs)
+            check(self, bound.arguments)
+            return original(*bound.args, **bound.kwargs)
+
+        setattr(backend, name, method)
+
+    def list_tasks(self: Any, given: dict[str, Any]) -> None:
+        """Fix 13."""
+        others = ("container_instance", "family", "service_name", "desiredStatus")
+        if given.get("started_by") and any(given.get(k) for k in others):
+            raise InvalidParameterException(
+                "startedBy may not be combined with any other filter of ListTasks."
+            )
+        given["desiredStatus"] = given.get("desiredStatus") or "RUNNING"
+
+    def register_task_definition(self: Any, given: dict[str, Any]) -> None:
+        """Fix 14."""
+        cpu, memory = given.get("cpu"), given.get("memory")
+        fargate = "FARGATE" in (given.get("requires_compatibilities") or [])
+        if fargate and not fargate_takes(int(cpu or 0), int(memory or 0)):
+            raise EcsClientException(
+                f"No Fargate configuration exists for given values: {cpu} CPU, {memory} memory."
+                " See the Amazon ECS documentation for the valid values."
+            )
+
+    def run_task(self: Any, given: dict[str, Any]) -> None:
+        """Fix 15."""
+        strategy = given.get("capacity_provider_strategy") or []
+        associated = self._get_cluster(given["cluster_str"]).capacity_providers or []
+        if strategy:
+            definition = self.describe_task_definition(given["task_definition_str"])
+            platform = (definition.runtime_platform or {}).get("cpuArchitecture", "X86_64")
+        for item in strategy:
+            if item["capacityProvider"] not in associated:
+                raise InvalidParameterException(
+                    "The specified capacity provider strategy cannot contain a capacity"
+                    " provider that is not associated with the cluster."
+                )
+            if item["capacityProvider"] == "FARGATE_SPOT" and platform != "X86_64":
+                raise InvalidParameterException(
+                    f"Fargate Spot runs X86_64 tasks only, not {platform}."
+                )
+
+    def create_cluster(self: Any, given: dict[str, Any]) -> None:
+        """Fix 16."""
+        iam = iam_backends[self.account_id]["aws"]
+        if any(role.name.lower() == ECS_SERVICE_LINKED_ROLE.lower() for role in iam.get_roles()):
+            return
+        iam.create_service_linked_role("ecs.amazonaws.com", "", "")
+        if given.get("capacity_providers"):
+            raise InvalidParameterException(
+                "Unable to assume the service linked role. Please verify that the ECS service"
+                " linked role exists."
+            )
+
+    for check in (list_tasks, register_task_definition, run_task, create_cluster):
+        checked(check.__name__, check)

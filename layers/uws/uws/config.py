@@ -33,7 +33,6 @@ class TaskSettings:
     subnets: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()
     public_ip: bool = False
-    capacity_provider: str = "FARGATE"
 
     @property
     def available(self) -> bool:
@@ -113,6 +112,5 @@ def settings() -> Settings:
             subnets=_list("TASK_SUBNETS"),
             security_groups=_list("TASK_SECURITY_GROUPS"),
             public_ip=os.environ.get("TASK_PUBLIC_IP", "").upper() == "ENABLED",
-            capacity_provider=os.environ.get("TASK_CAPACITY_PROVIDER", "FARGATE"),
         ),
     )
