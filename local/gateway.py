@@ -75,8 +75,8 @@ class ApiGateway:
         )  # fmt: skip
         if over_lambda_payload(event, len(event.get("body") or "")):
             # Lambda refuses the invocation (RequestEntityTooLargeException) and API Gateway
-            # answers the client with a 5xx of its own; the function never runs.
-            return self._gateway("DEFAULT_5XX", 500, "Internal server error")
+            # answers the client with its REQUEST_TOO_LARGE response; the function never runs.
+            return self.too_large()
         result = invoke(self.functions[route.function], event)
         if over_lambda_payload(result, len(result.get("body") or "")):
             return self._gateway("DEFAULT_5XX", 502, "Internal server error")
@@ -85,8 +85,12 @@ class ApiGateway:
         return HttpReply(int(result["statusCode"]), dict(result.get("headers") or {}), data)
 
     def too_large(self) -> HttpReply:
-        """API Gateway's answer to a request over its payload limit."""
-        return self._gateway("REQUEST_TOO_LARGE", 413, "Request Too Long")
+        """API Gateway's answer to a request over its payload limit or to one whose event
+        Lambda refuses: 413 "Request Too Long", x-amzn-ErrorType BadRequestException (API
+        Gateway Developer Guide, "Gateway response types": REQUEST_TOO_LARGE)."""
+        reply = self._gateway("REQUEST_TOO_LARGE", 413, "Request Too Long")
+        reply.headers["x-amzn-ErrorType"] = "BadRequestException"
+        return reply
 
     def _gateway(self, kind: str, status: int, error: str) -> HttpReply:
         return HttpReply(*self.api.gateway_response(kind, status, error))

@@ -15,13 +15,15 @@ from .template import load
 
 @contextmanager
 def in_process_aws(
-    env: dict[str, str] | None = None, enforce_iam: bool = False
-) -> Iterator[dict[str, str]]:
+    env: dict[str, str] | None = None, enforce_iam: bool = False,
+    parameters: dict[str, str] | None = None,
+) -> Iterator[dict[str, str]]:  # fmt: skip
     """Yield the resources' Ref/GetAtt values with the functions' environment set in
     os.environ (restored afterwards) and the layer's cached clients and settings reset.
 
     ``enforce_iam``: each function signs as its own role and moto enforces IAM (local.iam);
-    os.environ then holds the keys of a harness user that may do anything.
+    os.environ then holds the keys of a harness user that may do anything. ``parameters``
+    override the template's, as ``sam deploy --parameter-overrides`` would.
     """
     from moto import mock_aws
     from uws import aws
@@ -39,7 +41,7 @@ def in_process_aws(
     try:
         with mock_aws():
             template = load()
-            refs = resources.create_all(template)
+            refs = resources.create_all(template, parameters=parameters)
             variables = template["Globals"]["Function"]["Environment"]["Variables"]
             os.environ.update(resources.function_environment(variables, refs, template))
             os.environ.update(env or {})

@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import Any
 
 from .events import DEPLOYED, Mount, form_event
-from .template import FunctionSpec, functions, load, routes
+from .template import FunctionSpec, conditions, functions, load, parameter_defaults, routes
 
 
 @dataclass
@@ -70,10 +70,14 @@ class ApiClient:
     """Calls the real handlers with the events API Gateway would send for ``mount`` (the
     execute-api host and stage by default): what tests and benchmarks drive the API with."""
 
-    def __init__(self, mount: Mount | None = None) -> None:
+    def __init__(
+        self, mount: Mount | None = None, parameters: dict[str, str] | None = None
+    ) -> None:
+        """``parameters`` override the template's (JobType=tap brings TAP's functions)."""
         template = load()
-        self.routes = routes(template)
-        self.functions = functions(template)
+        when = conditions(template, {**parameter_defaults(template), **(parameters or {})})
+        self.routes = routes(template, when)
+        self.functions = functions(template, when)
         self.mount = mount or DEPLOYED
 
     def event(self, method: str, path: str, **kwargs: Any) -> tuple[str, dict[str, Any]]:

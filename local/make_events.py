@@ -61,6 +61,19 @@ CASES = {
     "phase-put-not-allowed": ("PUT", f"/async/{JOB}/phase", {}, None),
     "unknown-child-get": ("GET", f"/async/{JOB}/nosuchthing", {}, None),
 }
+# a TAP deployment's own resources (JobType tap; docs/tap.md)
+TAP_CASES = {
+    "sync-post": (
+        "POST", "/sync", {},
+        {"LANG": "ADQL", "QUERY": "SELECT TOP 5 hip, hpmag FROM hipparcos.main ORDER BY hpmag"},
+    ),
+    "capabilities-get": ("GET", "/capabilities", {}, None),
+    "availability-get": ("GET", "/availability", {}, None),
+    "tables-get": ("GET", "/tables", {}, None),
+    "tables-get-one": ("GET", "/tables/hipparcos.main", {}, None),
+    "examples-get": ("GET", "/examples", {}, None),
+}  # fmt: skip
+CASES.update(TAP_CASES)
 
 
 def build(name: str) -> dict:

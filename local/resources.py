@@ -105,7 +105,9 @@ def _create_container_runner(
     """The layer (published as SAM would), the tasks' network when the template makes its
     own (the subnets and security group RunTask names; routes and endpoints only carry
     traffic, which here stays on this machine), the ECS cluster and the task definition."""
-    refs["UwsLayer"] = publish_layer(prefix, region)
+    layer = template["Resources"]["UwsLayer"]  # what a container task loads (uws.task)
+    layer_name = resolve(layer["Properties"]["LayerName"], refs)
+    refs["UwsLayer"] = publish_layer(prefix, region, layer_name)
     when = conditions(template, refs)
     ec2 = _client("ec2", region)
     for name, resource in resources_of_type(template, "AWS::EC2::VPC").items():
@@ -164,15 +166,16 @@ def _api_names(value: Any) -> Any:
 LAYER_BUCKET = "uws-local-layers"  # where the layer's zip goes, as SAM's artifacts bucket
 
 
-def publish_layer(prefix: str, region: str) -> str:
-    """Publish the uws package as the layer's new version; its ARN. Here the layer holds the
-    package only: a task's process finds the packages the layer would bring in the venv."""
+def publish_layer(prefix: str, region: str, name: str) -> str:
+    """Publish the uws package as a new version of the layer ``name``; its ARN. Here the
+    layer holds the package only: a task's process finds the packages the layer would bring
+    in the venv."""
     s3 = _client("s3", region)
     s3.create_bucket(Bucket=LAYER_BUCKET)
     key = f"{prefix}/uws-layer.zip"
     s3.put_object(Bucket=LAYER_BUCKET, Key=key, Body=_layer_zip())
     published = _client("lambda", region).publish_layer_version(
-        LayerName=f"{prefix}-UwsLayer", Content={"S3Bucket": LAYER_BUCKET, "S3Key": key},
+        LayerName=name, Content={"S3Bucket": LAYER_BUCKET, "S3Key": key},
         CompatibleRuntimes=["python3.12"],
     )  # fmt: skip
     return str(published["LayerVersionArn"])

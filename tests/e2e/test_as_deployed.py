@@ -56,17 +56,20 @@ def test_a_body_over_api_gateways_10_mb_is_its_413(server, http):
     reply = http.post(server.jobs, data=b"TEXT=" + b"x" * (10 * 1024 * 1024),
                       headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
     assert reply.status_code == 413
-    assert reply.text == "The request is over the 10 MB that API Gateway accepts."
+    assert reply.headers["x-amzn-ErrorType"] == "BadRequestException"
+    assert reply.text == "The request body is over the limit of 4194304 bytes."
 
 
-def test_a_body_lambda_cannot_take_is_api_gateways_5xx(server, http):
-    """7 MB passes API Gateway but not Lambda's 6 MB event: the function never runs."""
+def test_a_body_lambda_cannot_take_is_api_gateways_413_not_a_5xx(server, http):
+    """7 MB passes API Gateway but not Lambda's 6 MB event: the function never runs, and API
+    Gateway answers 413 "Request Too Long" with x-amzn-ErrorType BadRequestException (its
+    REQUEST_TOO_LARGE response, which the template makes our sentence; Lambda quotas,
+    "Invocation payload"; API Gateway Developer Guide, "Gateway response types")."""
     reply = http.post(server.jobs, data=b"TEXT=" + b"x" * (7 * 1024 * 1024),
                       headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
-    assert reply.status_code == 500
-    assert reply.text == (
-        "The service failed on this request (Internal server error); please retry or report it."
-    )
+    assert reply.status_code == 413
+    assert reply.headers["x-amzn-ErrorType"] == "BadRequestException"
+    assert reply.text == "The request body is over the limit of 4194304 bytes."
 
 
 def test_a_body_that_reaches_the_function_but_is_over_its_limit_is_a_sentence(server, http):

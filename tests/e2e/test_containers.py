@@ -86,10 +86,11 @@ def ecs_tasks(server: Server, job_id: str) -> list[dict]:
     """The job's tasks as ECS reports them."""
     ecs, refs = embedded(server, "ecs")
     cluster = refs["JobCluster"]
-    arns = []
+    arns = []  # startedBy only alone (ECS API Reference, ListTasks): the job's picked after
     for status in ("RUNNING", "STOPPED"):
-        arns += ecs.list_tasks(cluster=cluster, startedBy=job_id, desiredStatus=status)["taskArns"]
-    return ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
+        arns += ecs.list_tasks(cluster=cluster, desiredStatus=status)["taskArns"]
+    found = ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
+    return [task for task in found if task.get("startedBy") == job_id]
 
 
 def test_a_two_hour_job_keeps_its_duration_and_completes_in_a_container(service):

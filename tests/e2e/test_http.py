@@ -217,7 +217,23 @@ def test_a_file_upload_travels_as_binary_and_downloads_intact(testing_server, ht
     fetched = http.get(param.text)
     assert fetched.status_code == 200 and fetched.content == content
     assert fetched.headers["Content-Type"] == "application/x-votable+xml"
+    assert fetched.headers["Content-Disposition"] == "attachment"
     assert http.post(f"{job}/phase", data={"PHASE": "RUN"}).status_code == 200
+
+
+def test_an_uploaded_page_downloads_as_an_attachment_not_a_page(testing_server, http):
+    """An upload keeps the uploader's Content-Type; served from the bucket's origin an HTML
+    page would render there (phishing, scripts). The presigned URL asks S3 for
+    Content-Disposition: attachment (S3 API Reference, GetObject, response-content-disposition),
+    so a browser saves it."""
+    page = b"<html><script>alert(1)</script></html>"
+    reply = http.post(testing_server.jobs, data={"NAME": "n"},
+                      files={"UPLOAD": ("x.html", page, "text/html")}, allow_redirects=False)  # fmt: skip
+    job = reply.headers["Location"]
+    fetched = http.get(f"{job}/parameters/UPLOAD")
+    assert fetched.status_code == 200 and fetched.content == page
+    assert fetched.headers["Content-Type"] == "text/html"
+    assert fetched.headers["Content-Disposition"] == "attachment"
 
 
 def test_make_invoke_finds_the_sample_events_job_in_a_running_service(server):

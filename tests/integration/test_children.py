@@ -167,6 +167,25 @@ def test_uploaded_parameter_is_by_reference_and_downloads(testing_type):
     assert download(api, redirect.location) == content
 
 
+def test_an_upload_is_an_attachment_and_a_result_is_not(testing_type):
+    """What a client uploaded keeps its Content-Type but is downloaded as an attachment, both
+    by the presigned URL (response-content-disposition) and as stored (S3 API Reference,
+    GetObject, PutObject): an uploaded HTML page never renders from the bucket's origin."""
+    api = testing_type
+    body, headers = multipart({"NAME": "n"}, {"upload": ("x.html", b"<html/>", "text/html")})
+    job_id = api.request("POST", "/async", body=body, headers=headers).location.rsplit("/", 1)[1]
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(
+        get(api, job_id, "parameters/UPLOAD").location).query))  # fmt: skip
+    assert query["response-content-type"] == "text/html"
+    assert query["response-content-disposition"] == "attachment"
+    (key,) = api.objects(job_id)
+    stored = boto3.client("s3").head_object(Bucket=api.refs["ResultsBucket"], Key=key)
+    assert stored["ContentDisposition"] == "attachment"
+    add_result(api, job_id)
+    result = get(api, job_id, "results/result").location
+    assert "response-content-disposition" not in result  # a job's own output shows inline
+
+
 def test_replacing_an_upload_removes_the_old_file(testing_type):
     api = testing_type
     body, headers = multipart({"NAME": "n"}, {"UPLOAD": ("a.txt", b"first", "text/plain")})

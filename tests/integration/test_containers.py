@@ -14,14 +14,15 @@ from tests.conftest import set_item
 LONG = {"EXECUTIONDURATION": "7200"}
 
 
-def tasks(api, **filters) -> list[dict]:
+def tasks(api, startedBy: str | None = None) -> list[dict]:
+    """Every task of the cluster, running or stopped (ListTasks takes startedBy only alone,
+    so the tasks a job started are picked from them)."""
     ecs = boto3.client("ecs")
     arns = []
     for status in ("RUNNING", "STOPPED"):
-        arns += ecs.list_tasks(cluster=api.refs["JobCluster"], desiredStatus=status, **filters)[
-            "taskArns"
-        ]
-    return ecs.describe_tasks(cluster=api.refs["JobCluster"], tasks=arns)["tasks"] if arns else []
+        arns += ecs.list_tasks(cluster=api.refs["JobCluster"], desiredStatus=status)["taskArns"]
+    found = ecs.describe_tasks(cluster=api.refs["JobCluster"], tasks=arns)["tasks"] if arns else []
+    return [t for t in found if startedBy in (None, t.get("startedBy"))]
 
 
 def messages(api) -> int:
@@ -59,7 +60,7 @@ def test_a_long_run_is_one_runtask_and_no_message(api):
     (task,) = tasks(api)
     assert task["startedBy"] == job_id
     assert task["taskDefinitionArn"] == api.refs["JobTaskDefinition"]
-    assert task["capacityProviderName"] == "FARGATE"
+    assert task["launchType"] == "FARGATE" and "capacityProviderName" not in task
     environment = task["overrides"]["containerOverrides"][0]["environment"]
     assert environment == [
         {"name": "UWS_JOB_ID", "value": job_id},
@@ -188,3 +189,71 @@ def test_the_reaper_stops_the_task_of_an_overdue_job(api):
     (task,) = tasks(api)
     assert task["desiredStatus"] == "STOPPED"
     assert "execution duration" in task["stoppedReason"]
+
+
+# ---- ECS's rules the embedded ECS imposes (local.moto_containers, fixes 13 to 16) ----------
+
+
+def test_listtasks_takes_startedby_only_alone_and_lists_running_tasks_by_default(api):
+    """ECS API Reference, ListTasks: "When you specify startedBy as the filter, it must be the
+    only filter that you use"; without desiredStatus only RUNNING ones are listed."""
+    ecs, cluster = boto3.client("ecs"), api.refs["JobCluster"]
+    job_id = api.create(**LONG)
+    run(api, job_id)
+    (arn,) = ecs.list_tasks(cluster=cluster, startedBy=job_id)["taskArns"]
+    for other in ({"desiredStatus": "RUNNING"}, {"family": "uws-jobs"}):
+        with pytest.raises(ecs.exceptions.InvalidParameterException):
+            ecs.list_tasks(cluster=cluster, startedBy=job_id, **other)
+    ecs.stop_task(cluster=cluster, task=arn, reason="test")
+    assert ecs.list_tasks(cluster=cluster, startedBy=job_id)["taskArns"] == []
+    assert ecs.list_tasks(cluster=cluster, desiredStatus="STOPPED")["taskArns"] == [arn]
+
+
+@pytest.mark.parametrize("cpu, memory", [("256", "4096"), ("1024", "1024"), ("4096", "31744")])
+def test_ecs_refuses_a_fargate_task_definition_fargate_cannot_run(api, cpu, memory):
+    """ECS Developer Guide, "Amazon ECS task definition parameters for Fargate": only these
+    pairs of task CPU and memory."""
+    ecs = boto3.client("ecs")
+    definition = ecs.describe_task_definition(taskDefinition=api.refs["JobTaskDefinition"])
+    definition = definition["taskDefinition"]
+    keep = ("family", "containerDefinitions", "networkMode", "requiresCompatibilities",
+            "runtimePlatform", "executionRoleArn", "taskRoleArn")  # fmt: skip
+    again = {k: definition[k] for k in keep}
+    with pytest.raises(ecs.exceptions.ClientException, match="No Fargate configuration"):
+        ecs.register_task_definition(**again, cpu=cpu, memory=memory)
+    ecs.register_task_definition(**again, cpu="4096", memory="30720")
+
+
+def test_runtask_refuses_spot_for_arm64_and_providers_the_cluster_lacks(api):
+    """Fargate Spot runs X86_64 tasks only (ECS Developer Guide, "Amazon ECS task definitions
+    for 64-bit ARM workloads"), and a strategy names providers of the cluster only."""
+    ecs, cluster = boto3.client("ecs"), api.refs["JobCluster"]
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": [api.refs["TaskSubnetA"]],
+            "securityGroups": [api.refs["TaskSecurityGroup"]],
+        }
+    }
+    spot = boto3.client("ecs").create_cluster(
+        clusterName="spot", capacityProviders=["FARGATE", "FARGATE_SPOT"]
+    )["cluster"]["clusterArn"]
+    for name, provider in ((cluster, "FARGATE"), (spot, "FARGATE_SPOT")):
+        with pytest.raises(ecs.exceptions.InvalidParameterException):
+            ecs.run_task(cluster=name, taskDefinition=api.refs["JobTaskDefinition"],
+                         capacityProviderStrategy=[{"capacityProvider": provider}],
+                         networkConfiguration=network)  # fmt: skip
+    assert ecs.run_task(cluster=cluster, taskDefinition=api.refs["JobTaskDefinition"],
+                        launchType="FARGATE", networkConfiguration=network)["tasks"]  # fmt: skip
+
+
+def test_a_cluster_with_capacity_providers_fails_where_ecs_has_no_service_linked_role():
+    """ECS Developer Guide, "Using service-linked roles for Amazon ECS": CreateCluster makes
+    the role, but one naming capacity providers fails in an account that has none yet, as a
+    stack's first deploy would."""
+    from moto import mock_aws
+
+    with mock_aws():
+        ecs = boto3.client("ecs", region_name="us-east-1")
+        with pytest.raises(ecs.exceptions.InvalidParameterException, match="service linked"):
+            ecs.create_cluster(clusterName="c", capacityProviders=["FARGATE"])
+        assert ecs.create_cluster(clusterName="c", capacityProviders=["FARGATE"])["cluster"]

@@ -1,11 +1,17 @@
 """template.yaml: routes for every UWS resource and method, least privilege, safe storage."""
 
+import fnmatch
+import json
+
 import pytest
 
 from local.template import (
+    ROOT,
+    conditions,
     functions,
     load,
     parameter_defaults,
+    resolve,
     resources_of_type,
     rest_api,
     routes,
@@ -35,7 +41,14 @@ def template():
 
 
 def statements(resource):
+    """A function's policy statements: its own, or those of the role it names."""
     found = []
+    role = resource["Properties"].get("Role")
+    if role is not None:
+        resource = load()["Resources"][role["Fn::GetAtt"][0]]
+        return [
+            s for p in resource["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]
+        ]
     for policy in resource["Properties"].get("Policies", []):
         if "Statement" in policy:
             found.extend(policy["Statement"])
@@ -288,3 +301,196 @@ def test_the_worker_is_capped_and_a_queued_job_waits_as_long_as_its_message(temp
     assert queue["MessageRetentionPeriod"] == {"Ref": "QueueTimeoutSeconds"}
     environment = template["Globals"]["Function"]["Environment"]["Variables"]
     assert environment["QUEUE_TIMEOUT_SECONDS"] == {"Ref": "QueueTimeoutSeconds"}
+
+
+# ---- what AWS refuses that moto and cfn-lint take (docs/aws.md) ---------------------------
+
+
+def test_topics_that_alarms_and_rules_publish_to_are_not_under_the_aws_managed_key(template):
+    """CloudWatch alarms and EventBridge rules cannot publish to a topic encrypted with the
+    AWS-managed key alias/aws/sns, whose policy cannot grant them (SNS Developer Guide, "Key
+    management": compatibility with AWS services); the alarm goes to ALARM and notifies no one."""
+    resources = template["Resources"]
+    published = set()
+    for resource in resources.values():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::CloudWatch::Alarm":
+            for key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
+                published |= {a["Ref"] for a in props.get(key, [])}
+        if resource["Type"] == "AWS::Events::Rule":
+            published |= {t["Arn"]["Ref"] for t in props.get("Targets", []) if "Ref" in t["Arn"]}
+    assert {"AlarmTopic", "JobErrorTopic"} <= published
+    for topic in published:
+        key = resources[topic]["Properties"].get("KmsMasterKeyId")
+        assert key is None or not str(key).startswith("alias/aws/"), topic
+
+
+def test_the_cluster_is_created_without_ecss_service_linked_role(template):
+    """A cluster created with capacity providers needs ECS's service-linked role at once: the
+    first deploy in an account that never used ECS fails (ECS Developer Guide, "Using
+    service-linked roles for Amazon ECS"). The tasks are started with the FARGATE launch
+    type instead (local.moto_containers imposes the rule on every local deployment)."""
+    cluster = template["Resources"]["JobCluster"].get("Properties", {})
+    assert not {"CapacityProviders", "DefaultCapacityProviderStrategy"} & set(cluster)
+    assert not resources_of_type(template, "AWS::ECS::ClusterCapacityProviderAssociations")
+    assert "capacityProviderStrategy" not in (ROOT / "layers/uws/uws/containers.py").read_text()
+
+
+def test_no_fargate_spot_for_arm64_tasks(template):
+    """Fargate Spot runs X86_64 tasks only (ECS Developer Guide, "Amazon ECS task definitions
+    for 64-bit ARM workloads"); the tasks load the layer, built for arm64."""
+    (definition,) = resources_of_type(template, "AWS::ECS::TaskDefinition").values()
+    assert definition["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "ARM64"
+    assert "FARGATE_SPOT" not in json.dumps(template)
+
+
+def test_tasks_may_load_every_version_of_this_stacks_layer_and_no_other(template):
+    """CloudFormation changes the task role before the functions: a role naming one layer
+    version fails the tasks the old functions started (AccessDenied on GetLayerVersion). A
+    layer's name is the region's: it carries the stack's name, and old versions are kept."""
+    layer = template["Resources"]["UwsLayer"]["Properties"]
+    assert layer["RetentionPolicy"] == "Retain"
+    task_role = template["Resources"]["JobTaskRole"]["Properties"]["Policies"]
+    (grant,) = [s for p in task_role for s in p["PolicyDocument"]["Statement"]
+                if s["Action"] == "lambda:GetLayerVersion"]  # fmt: skip
+
+    def arns(stack: str) -> tuple[str, str]:
+        refs = {"AWS::StackName": stack, "AWS::Partition": "aws", "AWS::Region": "eu-west-1",
+                "AWS::AccountId": "123456789012"}  # fmt: skip
+        name = resolve(layer["LayerName"], refs)
+        return f"arn:aws:lambda:eu-west-1:123456789012:layer:{name}", resolve(
+            grant["Resource"], refs
+        )
+
+    (ours, allowed), (theirs, _) = arns("uws-a"), arns("uws-b")
+    assert ours != theirs
+    assert all(fnmatch.fnmatchcase(f"{ours}:{n}", allowed) for n in (1, 2, 17))
+    assert not fnmatch.fnmatchcase(f"{theirs}:1", allowed)
+
+
+MANAGED_FOR_EVERY_FUNCTION = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",  # its own logs
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",  # its traces
+}
+# Actions IAM authorizes on no resource, or narrows by a condition key (Service Authorization
+# Reference: Amazon ECR, Amazon ECS, AWS X-Ray).
+ACCOUNT_WIDE = {"ecr:GetAuthorizationToken", "ecs:ListTasks"}
+
+
+@pytest.mark.parametrize("repository", ["", "ecr-public/lambda/python"])
+def test_every_role_names_this_stacks_resources_and_no_managed_policy_reads_others(
+    repository, monkeypatch
+):
+    """SAM's SQS and DynamoDB-stream event sources give a role AWS-managed policies that read
+    every queue or stream of the account; ECR pulls from any repository are as wide. After
+    SAM's transform, each role has only the managed policies of every Lambda function (logs,
+    traces), and "*" only for account-wide actions; the tasks pull from TaskImageRepository
+    alone, and from none for a public image."""
+    from local.check_transform import transformed
+    from local.iam import sam_template
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")  # SAM's transform wants one
+    parameters = {"TaskImageRepository": repository}
+    resources = transformed(sam_template(), "anonymous", parameters)["Resources"]
+    refs = {**parameter_defaults(template_()), **parameters, "AWS::NoValue": None, "AWS::Partition": "aws",
+            "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012", "AWS::StackName": "s"}  # fmt: skip
+    when = conditions(template_(), refs)
+    roles = {k: v for k, v in resources.items() if v["Type"] == "AWS::IAM::Role"}
+    attributes = ("", ".Arn", ".QueueName", ".StreamArn")
+    names = {f"{k}{a}": f"<{k}{a}>" for k in resources for a in attributes}
+    assert {"WorkerRole", "EventsRole", "JobTaskExecutionRole"} <= set(roles)
+    pulls = []
+    for name, role in roles.items():
+        props = resolve(role["Properties"], {**refs, **names}, when)
+        assert set(props.get("ManagedPolicyArns", [])) <= MANAGED_FOR_EVERY_FUNCTION, name
+        for policy in props.get("Policies", []):
+            for statement in filter(None, policy["PolicyDocument"]["Statement"]):
+                acts = statement["Action"] if isinstance(statement["Action"], list) else [
+                    statement["Action"]]  # fmt: skip
+                wanted = statement["Resource"]
+                wanted = wanted if isinstance(wanted, list) else [wanted]
+                if "*" in wanted:
+                    assert set(acts) <= ACCOUNT_WIDE, (name, acts)
+                pulls += [r for r in wanted if ":ecr:" in str(r)]
+    expected = f"arn:aws:ecr:eu-west-1:123456789012:repository/{repository}"
+    assert pulls == ([expected] if repository else [])
+
+
+def template_():
+    return load()
+
+
+def fargate_pairs_the_rules_take(template, cpu: str, memory: str) -> bool:
+    """Whether the template's Rules let a deploy with TaskCpu ``cpu`` and TaskMemory
+    ``memory`` go ahead (CloudFormation evaluates each rule whose condition holds)."""
+    refs = {**parameter_defaults(template), "TaskCpu": cpu, "TaskMemory": memory}
+
+    def value(spec):
+        if isinstance(spec, dict) and len(spec) == 1:
+            ((key, arg),) = spec.items()
+            if key == "Ref":
+                return refs[arg]
+            if key == "Fn::Equals":
+                return value(arg[0]) == value(arg[1])
+            if key == "Fn::Not":
+                return not value(arg[0])
+            if key == "Fn::Contains":
+                return value(arg[1]) in [value(a) for a in arg[0]]
+        return spec
+
+    return all(
+        all(value(a["Assert"]) for a in rule["Assertions"])
+        for rule in template["Rules"].values()
+        if value(rule.get("RuleCondition", True)) is True
+    )
+
+
+def test_the_deploy_refuses_cpu_and_memory_fargate_would_not_run(template):
+    """ECS Developer Guide, "Amazon ECS task definition parameters for Fargate": each task
+    CPU takes only some memory sizes; any other pair deploys and fails every RunTask."""
+    from local.moto_containers import fargate_takes
+
+    cpus = template["Parameters"]["TaskCpu"]["AllowedValues"]
+    assert fargate_pairs_the_rules_take(template, "1024", "2048")  # the defaults
+    for cpu in cpus:
+        for memory in range(512, 122881 + 1024, 512):
+            taken = fargate_pairs_the_rules_take(template, cpu, str(memory))
+            assert taken == fargate_takes(int(cpu), memory), (cpu, memory)
+
+
+def test_api_gateways_413_is_the_functions_own_sentence(template):
+    """API Gateway answers a body over its 10 MB, and one whose event Lambda refuses, with
+    its REQUEST_TOO_LARGE response: the sentence the functions give over MAX_BODY_BYTES."""
+    from uws.config import MAX_BODY_BYTES
+
+    refs = {**parameter_defaults(template), "AWS::NoValue": ""}
+    status, _, body = rest_api(template, refs).gateway_response("REQUEST_TOO_LARGE", 413, "X")
+    assert (status, body.decode()) == (
+        413,
+        f"The request body is over the limit of {MAX_BODY_BYTES} bytes.",
+    )
+
+
+def test_api_access_logs_are_on_with_a_retention(template, monkeypatch):
+    """Who called, what, the status and the latency of each request (API Gateway Developer
+    Guide, "Set up CloudWatch logging for REST APIs"): the format must carry
+    $context.requestId, and API Gateway logs only once the region's account settings name a
+    role, which must outlive the stack (other APIs log through it)."""
+    from local.check_transform import transformed
+    from local.iam import sam_template
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")  # SAM's transform wants one
+    group = template["Resources"]["ApiAccessLogGroup"]
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "AccessLogRetentionDays"}
+    assert group["DependsOn"] == "ApiGatewayAccount"
+    account = template["Resources"]["ApiGatewayAccount"]
+    role = template["Resources"][account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]]
+    assert account["DeletionPolicy"] == role["DeletionPolicy"] == "Retain"
+    resources = transformed(sam_template(), "anonymous")["Resources"]
+    (stage,) = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    setting = stage["Properties"]["AccessLogSetting"]
+    assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    fields = json.loads(setting["Format"])
+    for wanted in ("$context.requestId", "$context.identity.sourceIp", "$context.httpMethod",
+                   "$context.path", "$context.status", "$context.responseLatency"):  # fmt: skip
+        assert wanted in fields.values(), wanted

@@ -11,13 +11,13 @@ from typing import Any
 
 import duckdb
 
+from .adql.names import adql_name
 from .metadata import (
     Catalogue,
     Column,
     ForeignKey,
     Schema,
     Table,
-    adql_name,
     quote_identifier,
     sql_literal,
 )

@@ -15,7 +15,8 @@ from typing import Any
 
 from lxml import etree
 
-from .metadata import Catalogue, Column, Table, adql_name
+from .adql.names import adql_name
+from .metadata import Catalogue, Column, Table
 
 VOSI_CAPABILITIES = "http://www.ivoa.net/xml/VOSICapabilities/v1.0"
 VOSI_AVAILABILITY = "http://www.ivoa.net/xml/VOSIAvailability/v1.0"

@@ -10,7 +10,8 @@ from functools import cache
 # JSON for a synchronous invocation (Lambda quotas, "Invocation payload"), API Gateway
 # base64-encodes binary media types (a third larger), and headers, query and request context
 # come on top. 4 MiB in base64 is 5.34 MiB, leaving room for those; a larger body gets a 413
-# with a sentence while it still reaches us, and API Gateway's own 5xx beyond 6 MB.
+# with a sentence while it still reaches us, and API Gateway's 413 (the same sentence, the
+# template's REQUEST_TOO_LARGE response) when Lambda refuses the event beyond 6 MB.
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
 # The longest a job may run on the Lambda worker: its function's timeout is Lambda's maximum,
@@ -33,7 +34,6 @@ class TaskSettings:
     subnets: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()
     public_ip: bool = False
-    capacity_provider: str = "FARGATE"
 
     @property
     def available(self) -> bool:
@@ -113,6 +113,5 @@ def settings() -> Settings:
             subnets=_list("TASK_SUBNETS"),
             security_groups=_list("TASK_SECURITY_GROUPS"),
             public_ip=os.environ.get("TASK_PUBLIC_IP", "").upper() == "ENABLED",
-            capacity_provider=os.environ.get("TASK_CAPACITY_PROVIDER", "FARGATE"),
         ),
     )

@@ -73,9 +73,7 @@ class ContainerTasks:
                     count=1,
                     startedBy=job_id,
                     clientToken=f"{job_id}-{attempt}",  # a retried call starts no second task
-                    capacityProviderStrategy=[
-                        {"capacityProvider": config.capacity_provider, "weight": 1}
-                    ],
+                    launchType="FARGATE",  # the cluster has no capacity providers (template.yaml)
                     networkConfiguration={"awsvpcConfiguration": network},
                     overrides={
                         "containerOverrides": [
@@ -110,9 +108,10 @@ class ContainerTasks:
             logger.exception("StopTask failed", extra={"job_id": job.job_id})
 
     def _tasks_of(self, job_id: str) -> list[str]:
-        response = _ecs().list_tasks(
-            cluster=self.settings.cluster, startedBy=job_id, desiredStatus="RUNNING"
-        )
+        """The job's tasks that ECS has not been asked to stop. ``startedBy`` must be
+        ListTasks' only filter (ECS API Reference, ListTasks), and without ``desiredStatus``
+        it lists tasks whose desired status is RUNNING, as this wants."""
+        response = _ecs().list_tasks(cluster=self.settings.cluster, startedBy=job_id)
         return list(response.get("taskArns", []))
 
     def stopped(self) -> Iterator[StoppedTask]:

@@ -34,6 +34,9 @@ def answer_key(name: str) -> str:
     return f"{ANSWERS_PREFIX}{os.urandom(16).hex()}/{name}"
 
 
+ATTACHMENT = "attachment"  # RFC 6266: save the file, do not display it
+
+
 class FilesNotDeleted(Exception):
     """S3 refused to delete some of the keys of a DeleteObjects."""
 
@@ -46,10 +49,14 @@ class FileStore:
     def _s3(self) -> Any:
         return aws.client("s3")
 
-    def put(self, key: str, body: bytes, mime_type: str) -> int:
-        """Store ``body`` under ``key``; return its size in bytes."""
+    def put(self, key: str, body: bytes, mime_type: str, attachment: bool = False) -> int:
+        """Store ``body`` under ``key``; return its size in bytes. An ``attachment`` is
+        downloaded, never shown, by a browser that fetches the object itself."""
+        extra = {"ContentDisposition": ATTACHMENT} if attachment else {}
         with aws.translated_errors():
-            self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=mime_type)
+            self._s3.put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentType=mime_type, **extra
+            )
         return len(body)
 
     def read(self, key: str) -> bytes:
@@ -84,10 +91,14 @@ class FileStore:
         self.delete_keys(keys)
         return len(keys)
 
-    def presigned_get(self, key: str, mime_type: str, seconds: int) -> str:
-        """A short-lived URL that downloads the object with its recorded MIME type."""
-        return self._s3.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": self.bucket, "Key": key, "ResponseContentType": mime_type},
-            ExpiresIn=seconds,
-        )
+    def presigned_get(
+        self, key: str, mime_type: str, seconds: int, attachment: bool = False
+    ) -> str:
+        """A short-lived URL that downloads the object with its recorded MIME type; as an
+        ``attachment`` (S3 API Reference, GetObject: response-content-disposition) for what
+        a client uploaded, so that an uploaded HTML page or script is saved, never rendered
+        from the bucket's origin."""
+        params = {"Bucket": self.bucket, "Key": key, "ResponseContentType": mime_type}
+        if attachment:
+            params["ResponseContentDisposition"] = ATTACHMENT
+        return self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)

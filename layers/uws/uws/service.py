@@ -300,7 +300,7 @@ class Service:
             else:
                 raise BadRequest(f"Parameter {shown(field_name)} does not take a file upload.")
             key = files.upload_key(job_id, f"{os.urandom(4).hex()}-{name}")
-            size = self.files.put(key, sent.content, sent.content_type)
+            size = self.files.put(key, sent.content, sent.content_type, attachment=True)
             stored.append((name, (Upload(key, sent.content_type, size), sent.filename)))
         return stored
 

@@ -267,9 +267,9 @@ class ParameterValueAction(JobAction):
         upload = current.uploads.get(name)
         if upload is None:
             return _text("\n".join(current.parameters[name]))
-        settings = job.service.settings
+        seconds = job.service.settings.presign_seconds
         raise SeeOther(
-            job.service.files.presigned_get(upload.key, upload.mime_type, settings.presign_seconds)
+            job.service.files.presigned_get(upload.key, upload.mime_type, seconds, attachment=True)
         )
 
 

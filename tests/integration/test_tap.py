@@ -1,0 +1,117 @@
+"""The TAP deployment in-process under IAM: the tap job type through the worker, /sync, the
+VOSI resources, uploads in a multipart creation, errors as TAP's error document, and TAP's
+routes reaching the API's 404 where the job type is not tap (docs/tap.md)."""
+
+from __future__ import annotations
+
+import io
+
+import boto3
+import pytest
+from astropy.io.votable import parse_single_table
+from lxml import etree
+from tap.metadata import Column
+from tap.votable import write_votable
+from uws.files import result_key
+
+from tests.conftest import UWS, text_of
+from tests.integration.test_children import multipart
+
+SIRIUS = 32349
+
+
+def run_to_end(api, data, files=None) -> str:
+    if files:
+        body, headers = multipart({**data, "PHASE": "RUN"}, files)
+        reply = api.request("POST", "/async", body=body, headers=headers)
+    else:
+        reply = api.request("POST", "/async", data={**data, "PHASE": "RUN"})
+    assert reply.status == 303, reply.body
+    job_id = reply.location.rsplit("/", 1)[1]
+    api.work()
+    return job_id
+
+
+def result_table(api, job_id):
+    """The job's result as the 303 leads to it (the object the job lists, read from S3)."""
+    assert api.request("GET", f"/async/{job_id}/results/result").status == 303
+    body = boto3.client("s3").get_object(
+        Bucket=api.refs["ResultsBucket"], Key=result_key(job_id, "result")
+    )["Body"]
+    return parse_single_table(io.BytesIO(body.read())).to_table()
+
+
+def test_a_query_job_runs_on_the_worker_and_its_result_is_the_table(tap_api):
+    job_id = run_to_end(tap_api, {
+        "LANG": "ADQL", "QUERY": "SELECT TOP 3 hip, hpmag FROM hipparcos.main ORDER BY hpmag",
+    })  # fmt: skip
+    job = tap_api.job(job_id)
+    assert text_of(job, "uws:phase") == "COMPLETED"
+    assert [r.get("id") for r in job.findall("uws:results/uws:result", UWS)] == ["result"]
+    info = {e.get("id"): e.text for e in job.find("uws:jobInfo", UWS)}
+    assert info == {"rows": "3", "queryStatus": "OK"}
+    assert int(result_table(tap_api, job_id)["hip"][0]) == SIRIUS
+
+
+def test_a_query_that_cannot_run_ends_in_error_with_tap_s_error_document(tap_api):
+    job_id = run_to_end(tap_api, {"LANG": "ADQL", "QUERY": "SELECT nosuch FROM hipparcos.main"})
+    assert text_of(tap_api.job(job_id), "uws:phase") == "ERROR"
+    error = tap_api.request("GET", f"/async/{job_id}/error")
+    assert error.status == 200 and error.content_type.startswith("application/x-votable+xml")
+    root = etree.fromstring(error.body.encode())
+    (status,) = [e for e in root.iter() if e.get("name") == "QUERY_STATUS"]
+    assert status.get("value") == "ERROR" and "line 1, column 8" in (status.text or "")
+
+
+def test_unknown_parameters_are_kept_as_dali_asks_and_a_bad_lang_is_the_jobs_error(tap_api):
+    job_id = run_to_end(tap_api, {"LANG": "SQL", "QUERY": "SELECT 1", "DUMMY": "ignore-me"})
+    job = tap_api.job(job_id)
+    assert text_of(job, "uws:phase") == "ERROR"
+    assert "LANG must be ADQL" in text_of(job, "uws:errorSummary/uws:message")
+    names = [p.get("id") for p in job.findall("uws:parameters/uws:parameter", UWS)]
+    assert "DUMMY" in names
+
+
+def test_an_upload_in_the_creating_post_is_tap_upload_in_the_query(tap_api):
+    document = io.BytesIO()
+    write_votable(document, [Column("hip", "long")], [[(SIRIUS,)]])
+    job_id = run_to_end(
+        tap_api,
+        {"LANG": "ADQL", "UPLOAD": "mine,param:mine",
+         "QUERY": "SELECT h.hip FROM TAP_UPLOAD.mine AS m JOIN hipparcos.main AS h ON m.hip = h.hip"},
+        files={"mine": ("mine.xml", document.getvalue(), "application/x-votable+xml")},
+    )  # fmt: skip
+    assert text_of(tap_api.job(job_id), "uws:phase") == "COMPLETED"
+    assert list(result_table(tap_api, job_id)["hip"]) == [SIRIUS]
+
+
+def test_sync_answers_the_table_and_an_error_with_a_400(tap_api):
+    reply = tap_api.request("POST", "/sync", data={
+        "LANG": "ADQL", "QUERY": "SELECT TOP 1 hip FROM hipparcos.main ORDER BY hpmag",
+        "RESPONSEFORMAT": "csv",
+    })  # fmt: skip
+    assert (reply.status, reply.body.split()) == (200, ["hip", str(SIRIUS)])
+    refused = tap_api.request("POST", "/sync", data={"LANG": "ADQL", "QUERY": "SELEKT 1"})
+    assert refused.status == 400 and 'value="ERROR"' in refused.body
+
+
+def test_a_parquet_answer_goes_by_s3(tap_api):
+    reply = tap_api.request("POST", "/sync", data={
+        "LANG": "ADQL", "QUERY": "SELECT TOP 2 hip FROM hipparcos.main", "FORMAT": "parquet",
+    })  # fmt: skip
+    assert reply.status == 303 and "/answers/" in reply.location
+
+
+def test_vosi_answers_anyone_and_other_methods_are_405(tap_api):
+    for path in ("/capabilities", "/availability", "/tables", "/tables/hipparcos.main"):
+        reply = tap_api.request("GET", path)
+        assert reply.status == 200 and reply.content_type.startswith("text/xml"), path
+    assert tap_api.request("GET", "/tables/no.such").status == 404
+    refused = tap_api.request("POST", "/capabilities")
+    assert refused.status == 405 and refused.headers["Allow"] == "GET"
+
+
+@pytest.mark.parametrize("path", ["/sync", "/capabilities", "/tables", "/examples"])
+def test_without_jobtype_tap_its_paths_are_the_apis_404(api, path):
+    reply = api.request("GET", path)
+    assert reply.status == 404 and reply.content_type.startswith("text/plain")
