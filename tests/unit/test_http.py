@@ -163,3 +163,19 @@ def test_public_base_url_overrides(monkeypatch):
         assert base_url({}, {"host": "x"}, settings()) == "https://vo.example.org/uws"
     finally:
         settings.cache_clear()
+
+
+def test_a_multipart_boundary_with_angle_brackets_is_read_as_sent():
+    """RFC 2046 lets a boundary hold < and > (STILTS sends "<<<---…--->>>"); the standard
+    library's parser would strip them and find no part."""
+    from uws.web.http import _multipart
+
+    boundary = "<<<--------------MULTIPART-BOUNDARY------->>>"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="LANG"\r\n\r\nADQL\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="t1"; filename="t1"\r\n'
+        f"Content-Type: application/x-votable+xml\r\n\r\n<VOTABLE/>\r\n--{boundary}--\r\n"
+    ).encode()
+    params, files = _multipart(body, f'multipart/form-data; boundary="{boundary}"')
+    assert params == [("LANG", "ADQL")]
+    assert files["t1"].content == b"<VOTABLE/>"

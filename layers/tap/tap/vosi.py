@@ -228,7 +228,7 @@ def examples(items: Iterable[Example], base: str) -> bytes:
     html = etree.Element(f"{{{XHTML}}}html", nsmap={None: XHTML})
     head = _element(html, f"{{{XHTML}}}head")
     _element(head, f"{{{XHTML}}}title", "TAP examples")
-    body = _element(html, f"{{{XHTML}}}body", vocab="ivo://ivoa.net/std/DALI-examples")
+    body = _element(html, f"{{{XHTML}}}body", vocab="ivo://ivoa.net/std/DALI#examples")
     _element(body, f"{{{XHTML}}}h1", "Examples of queries this TAP service answers")
     _element(body, f"{{{XHTML}}}p", f"Send them to {base}/sync or {base}/async.")
     for item in items:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -325,6 +326,9 @@ def _urlencoded(body: bytes) -> list[tuple[str, str]]:
         raise BadRequest("The form body has more than 1000 fields.") from None
 
 
+_BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
+
+
 def _multipart(
     body: bytes, content_type: str
 ) -> tuple[list[tuple[str, str]], dict[str, UploadedFile]]:
@@ -335,6 +339,14 @@ def _multipart(
 
     if "boundary=" not in content_type.lower():
         raise BadRequest("The multipart body has no boundary in its Content-Type.")
+    given = _BOUNDARY.search(content_type)
+    if given is not None and ("<" in given[1] or ">" in given[1]):
+        # RFC 2046 allows < and > in a boundary (STILTS sends "<<<---…--->>>"), but the
+        # standard library's MIME parser strips them as if they quoted an address: the body
+        # gets a boundary of ours instead, which by RFC 2046 appears nowhere in its content.
+        safe = f"uws-{os.urandom(12).hex()}"
+        body = body.replace(f"--{given[1]}".encode("latin-1", "replace"), f"--{safe}".encode())
+        content_type = _BOUNDARY.sub(f'boundary="{safe}"', content_type, count=1)
     head = f"MIME-Version: 1.0\r\nContent-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
     boundary = message.get_boundary() or ""
