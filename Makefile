@@ -19,7 +19,7 @@ PY312 := $(shell command -v pyenv >/dev/null 2>&1 && \
 .DEFAULT_GOAL := help
 
 help:  ## this list
-	@grep -E '^[a-z0-9]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9]+):.*## /  make \1\t/' | expand -t 20
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## /  make \1\t/' | expand -t 20
 
 # Serving needs the layer's packages and the embedded AWS; testing adds the test tools.
 $(VENV)/.serve-installed: pyproject.toml layers/uws/requirements.txt

@@ -16,6 +16,7 @@ from uws.files import result_key
 
 from tests.conftest import UWS, text_of
 from tests.integration.test_children import multipart
+from tests.integration.test_pages import BROWSER
 
 SIRIUS = 32349
 
@@ -115,3 +116,9 @@ def test_vosi_answers_anyone_and_other_methods_are_405(tap_api):
 def test_without_jobtype_tap_its_paths_are_the_apis_404(api, path):
     reply = api.request("GET", path)
     assert reply.status == 404 and reply.content_type.startswith("text/plain")
+
+
+def test_the_browser_page_of_a_tap_deployment_has_a_query_box(tap_api):
+    reply = tap_api.request("GET", "/async", headers=BROWSER)
+    assert reply.status == 200 and reply.content_type.startswith("text/html")
+    assert '<textarea name="QUERY"' in reply.body and 'name="LANG"' in reply.body

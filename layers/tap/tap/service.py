@@ -89,7 +89,7 @@ def _error_document(message: str) -> tuple[str, str]:
 TAP_PARAMETERS: tuple[Parameter, ...] = (
     Parameter("REQUEST", description="doQuery (the only request TAP 1.1 has; optional)."),
     Parameter("LANG", default="ADQL", description="ADQL, ADQL-2.0 or ADQL-2.1."),
-    Parameter("QUERY", required=True, description="The ADQL query."),
+    Parameter("QUERY", type="text", required=True, description="The ADQL query."),
     Parameter("MAXREC", type="integer", minimum=0, description="At most this many rows."),
     Parameter("RESPONSEFORMAT", description="votable, votable/b2, csv, tsv or parquet."),
     Parameter("FORMAT", description="RESPONSEFORMAT's older name."),

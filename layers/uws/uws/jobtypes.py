@@ -22,7 +22,7 @@ from .job import has_non_xml
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 
-TYPES = ("string", "integer", "float", "boolean", "file")
+TYPES = ("string", "text", "integer", "float", "boolean", "file")  # text: a string of lines
 
 
 @dataclass(frozen=True)
