@@ -27,7 +27,8 @@ from tests.e2e.conftest import Server, running_server
 
 @pytest.fixture(scope="module")
 def tap() -> Iterator[Server]:
-    with running_server(tap=True) as server:
+    # UPLOAD by URL reaches public hosts only; the test's own server is on loopback
+    with running_server(tap=True, env={"TAP_UPLOAD_LOOPBACK": "1"}) as server:
         yield server
 
 
@@ -101,6 +102,26 @@ def test_an_async_upload_joins_too(service):
     job.raise_if_error()
     assert list(job.fetch_result().to_table()["hip"]) == [32349]
     job.delete()
+
+
+def test_an_upload_by_url_joins_too(service, tmp_path):
+    """UPLOAD=name,http://…: the service fetches the VOTable itself (TAP 1.1, 3.5)."""
+    import functools
+    import http.server
+    import threading
+
+    Table({"hip": [32349]}).write(tmp_path / "mine.xml", format="votable")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as web:
+        threading.Thread(target=web.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{web.server_address[1]}/mine.xml"
+        result = service.run_sync(
+            "SELECT h.hip, h.hpmag FROM TAP_UPLOAD.mine AS m JOIN hipparcos.main AS h "
+            "ON m.hip = h.hip",
+            uploads={"mine": url},
+        ).to_table()
+        web.shutdown()
+    assert list(result["hip"]) == [32349]
 
 
 @pytest.mark.parametrize("fmt", ["votable", "votable/b2", "csv", "tsv", "parquet"])
