@@ -81,9 +81,10 @@ validate: $(VENV)/.installed $(SAM_VENV)/.installed  ## cfn-lint, sam validate -
 	  $(PY312) SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build >/dev/null 2>&1 && \
 	  test -f .aws-sam/build/UwsLayer/python/uws/web/actions.py && \
 	  test -f .aws-sam/build/TapLayer/python/tap/adql/translate.py && \
-	  echo "sam build: ok (two layers and $$(ls -d .aws-sam/build/*Function | wc -l) functions for python3.12 on arm64)" && \
-	  size=$$(du -sb .aws-sam/build/UwsLayer .aws-sam/build/TapLayer .aws-sam/build/WorkerFunction | awk '{s += $$1} END {print s}') && \
-	  echo "the worker with both layers: $$((size / 1048576)) MB unzipped, of the 250 MB Lambda allows" && \
+	  test -d .aws-sam/build/TapEngineLayer/python/duckdb && \
+	  echo "sam build: ok (three layers and $$(ls -d .aws-sam/build/*Function | wc -l) functions for python3.12 on arm64)" && \
+	  size=$$(du -sb .aws-sam/build/UwsLayer .aws-sam/build/Tap*Layer .aws-sam/build/WorkerFunction | awk '{s += $$1} END {print s}') && \
+	  echo "the worker with its three layers: $$((size / 1048576)) MB unzipped, of the 250 MB Lambda allows" && \
 	  test $$size -lt 262144000; \
 	else echo "sam build: skipped (no python3.12 on PATH)"; fi
 

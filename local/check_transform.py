@@ -67,6 +67,7 @@ def main() -> None:
         if job_type == "tap":
             assert {"TapSyncFunction", "TapVosiFunction"} <= set(resources), mode
             assert any(name.startswith("TapLayer") for name in resources), mode
+            assert any(name.startswith("TapEngineLayer") for name in resources), mode
         permissions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
         assert len(permissions) >= len(body["paths"]), (mode, "routes without invoke permission")
         assert {"/", "/{proxy+}", "/async"} <= set(body["paths"]), mode

@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     overrides = dict(item.split("=", 1) for item in args.parameter_overrides)
     if args.tap:
         overrides.setdefault("JobType", "tap")
-        overrides.setdefault("JobTypeModules", "tap.service")
+        overrides.setdefault("JobTypeModules", "tap.jobtype")
 
     try:  # the port first: a busy one is a sentence, before anything else starts
         server = ApiServer(("127.0.0.1", args.port), ApiGatewayHandler)

@@ -234,7 +234,7 @@ def tap_api(hipparcos_root: Path, uws_schema: etree.XMLSchema) -> Iterator[Api]:
 
     env = {"POWERTOOLS_LOG_LEVEL": "WARNING", "JOB_URL_BASE": BASE,
            "TAP_CATALOGUE": str(hipparcos_root)}  # fmt: skip
-    parameters = {"JobType": "tap", "JobTypeModules": "tap.service"}
+    parameters = {"JobType": "tap", "JobTypeModules": "tap.jobtype"}
     service.engine.cache_clear()
     with in_process_aws(env=env, enforce_iam=True, parameters=parameters) as refs:
         yield Api(refs, uws_schema, parameters)

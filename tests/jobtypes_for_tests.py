@@ -1,4 +1,5 @@
-"""A job type for tests: a required parameter, numbers with limits, multi-values, a file."""
+"""A job type for tests: a required parameter, numbers with limits, multi-values, a file.
+(TAP's own job type is tap.jobtype's.)"""
 
 from uws.jobtypes import JobType, Parameter, register
 
@@ -26,30 +27,3 @@ TESTING = register(
     )
 )
 
-
-def run_adql(ctx) -> None:
-    """Answer any query with a one-row VOTable, as a TAP service's async endpoint would."""
-    from uws.demo import VOTABLE_MIME, votable
-
-    ctx.check()
-    fields = [("query", "char", None, str(ctx.parameters.get("QUERY", "")))]
-    ctx.write_result("result", votable(fields), VOTABLE_MIME)
-
-
-TAP = register(
-    JobType(
-        name="tap",
-        description="TAP-shaped: the parameters of TAP 1.1's async endpoint, a VOTable result.",
-        run=run_adql,
-        parameters=(
-            Parameter("REQUEST", default="doQuery"),
-            Parameter("LANG", default="ADQL"),
-            Parameter("QUERY", required=True),
-            Parameter("VERSION"),
-            Parameter("FORMAT"),
-            Parameter("RESPONSEFORMAT"),
-            Parameter("MAXREC", type="integer", minimum=0),
-            Parameter("UPLOAD"),
-        ),
-    )
-)

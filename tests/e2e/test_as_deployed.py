@@ -81,8 +81,7 @@ def test_a_body_that_reaches_the_function_but_is_over_its_limit_is_a_sentence(se
 
 @pytest.mark.skipif(shutil.which("stilts") is None, reason="STILTS is installed by .ci/run")
 def test_stilts_taplint_finds_no_uws_errors():
-    overrides = ("JobType=tap", "JobTypeModules=uws.demo,tests.jobtypes_for_tests")
-    with running_server(*overrides) as server:
+    with running_server(tap=True) as server:
         result = subprocess.run(
             ["stilts", "taplint", "interface=tap1.1", f"tapurl={server.base}", "stages=UWS",
              f"asyncurl={server.jobs}", "report=EWFIS"],

@@ -88,10 +88,15 @@ def test_taps_functions_exist_only_when_the_job_type_is_tap(template):
     for name in ("TapSyncFunction", "TapVosiFunction"):
         function = template["Resources"][name]
         assert function["Condition"] == "IsTap"
-        assert function["Properties"]["Layers"] == [{"Ref": "TapLayer"}]
+        assert function["Properties"]["Layers"] == [{"Ref": "TapEngineLayer"}]
     assert template["Resources"]["TapLayer"]["Condition"] == "IsTap"
+    assert template["Resources"]["TapEngineLayer"]["Condition"] == "IsTap"
     worker = template["Resources"]["WorkerFunction"]["Properties"]
-    assert worker["Layers"] == [{"Fn::If": ["IsTap", {"Ref": "TapLayer"}, {"Ref": "AWS::NoValue"}]}]
+    engine = {"Fn::If": ["IsTap", {"Ref": "TapEngineLayer"}, {"Ref": "AWS::NoValue"}]}
+    assert worker["Layers"] == [engine]
+    # every function creates, changes or shows tap jobs: the tap package (not its engine)
+    tap_code = {"Fn::If": ["IsTap", {"Ref": "TapLayer"}, {"Ref": "AWS::NoValue"}]}
+    assert template["Globals"]["Function"]["Layers"] == [{"Ref": "UwsLayer"}, tap_code]
 
 
 def test_what_no_uws_path_takes_goes_to_a_function_without_aws_access(template):

@@ -30,10 +30,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
-import yaml
+if TYPE_CHECKING:  # DuckDB and PyYAML load only where a catalogue is read: the query
+    import duckdb  # functions (tap.votable's error document needs neither)
 
 VOTABLE_DATATYPES = frozenset(
     {
@@ -229,6 +229,8 @@ def load_catalogue(
 
     ``root`` is where the locations are (default: the file's directory); ``con`` reads the
     Parquet schemas (pass one that can reach S3 for an ``s3://`` root)."""
+    import yaml
+
     path = Path(path)
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -244,6 +246,8 @@ def parse_catalogue(
     if not isinstance(document, dict) or not isinstance(document.get("schemas"), list):
         raise MetadataError("the metadata file must be a mapping with a list 'schemas'")
     _check_keys(document, {"schemas"}, "the metadata file")
+    import duckdb
+
     con = con if con is not None else duckdb.connect()
     schemas = []
     for entry in document["schemas"]:
@@ -262,6 +266,8 @@ def parse_catalogue(
 
 
 def _load_table(entry: Any, schema: str, root: str, con: duckdb.DuckDBPyConnection) -> Table:
+    import duckdb
+
     name = f"{schema}.{_name(entry, f'a table of schema {schema}')}"
     _check_keys(entry, _TABLE_KEYS, f"table {name}")
     if not isinstance(entry.get("location"), str):

@@ -1,5 +1,5 @@
-"""The TAP service on the UWS: the ``tap`` job type (an async query) and the query engine of
-this container, shared by the worker, /sync and /tables.
+"""Running TAP queries: the ``tap`` job's run (declared in :mod:`tap.jobtype`) and the query
+engine of this container, shared by the worker, /sync and /tables.
 
 The catalogue lives under ``TAP_CATALOGUE`` (``s3://bucket/prefix/``, or a directory), its
 metadata in ``catalogue.yaml`` there; the engine is made on first use and kept while the
@@ -12,17 +12,13 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from uws import aws
-from uws.jobtypes import JobType, Parameter, register
 from uws.worker import JobContext, JobFailed
 
 from .engine import QueryEngine
 from .fetch import fetch_upload
 from .request import Limits, TapError, TapQuery, parse_tap_query
-from .votable import MIME as VOTABLE_MIME
-from .votable import error_document
 
 WORKDIR = Path(os.environ.get("TAP_WORKDIR", "/tmp/tap"))  # Lambda's writable disk
 
@@ -80,31 +76,3 @@ def run_query(ctx: JobContext) -> None:
         ctx.write_result("result", outcome.path, outcome.output.mime)
     finally:
         outcome.path.unlink(missing_ok=True)
-
-
-def _error_document(message: str) -> tuple[str, str]:
-    return error_document(message).decode("utf-8"), VOTABLE_MIME
-
-
-TAP_PARAMETERS: tuple[Parameter, ...] = (
-    Parameter("REQUEST", description="doQuery (the only request TAP 1.1 has; optional)."),
-    Parameter("LANG", default="ADQL", description="ADQL, ADQL-2.0 or ADQL-2.1."),
-    Parameter("QUERY", type="text", required=True, description="The ADQL query."),
-    Parameter("MAXREC", type="integer", minimum=0, description="At most this many rows."),
-    Parameter("RESPONSEFORMAT", description="votable, votable/b2, csv, tsv or parquet."),
-    Parameter("FORMAT", description="RESPONSEFORMAT's older name."),
-    Parameter("UPLOAD", description="name,param:part or name,URL pairs, ';' between them."),
-    Parameter("VERSION", description="1.0 or 1.1."),
-)
-
-TAP: Any = register(
-    JobType(
-        "tap",
-        description="An ADQL query (TAP 1.1): its result table is the job's result.",
-        run=run_query,
-        parameters=TAP_PARAMETERS,
-        files_by_any_name=True,
-        keeps_unknown_parameters=True,
-        error_document=_error_document,
-    )
-)
