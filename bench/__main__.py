@@ -2,7 +2,8 @@
 
 Each figure is a ratio against a floor measured in the same run (these machines are shared
 and noisy): `import boto3` for cold starts, a bare GetItem for warm requests, the smaller
-table for scale, an unrouted request for HTTP, a bare boto3 process for memory. The
+table for scale, an unrouted request for HTTP, a bare boto3 process for memory, GAVO DaCHS
+2.7 on the same machine for TAP (bench/tap.py sets it up, or skips it saying why). The
 functions log at INFO and emit their metrics, as deployed; their output goes to /dev/null.
 """
 
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import calls, cost, memory, overhttp, scale, startup
+from . import calls, cost, memory, overhttp, scale, startup, tap
 
 RESULTS = Path(__file__).parent / "results.json"
 # GAVO DaCHS 2.7 measured on these machines with the same client and bench shape:
@@ -57,8 +58,14 @@ def table(results: dict[str, Any]) -> str:
     for name, row in cold["functions"].items():
         lines.append(f"  {name:<28} {row['ms']:>7} ms   ratio {row['ratio']}")
     lines.append(
-        f"  worst ratio {cold['worst_ratio']}, median {cold['median_ratio']} (target ≤ 1.3)"
+        f"  worst ratio {cold['worst_ratio']}, median {cold['median_ratio']} (target ≤ 1.3);"
+        f" none imports {' or '.join(cold['imports_neither'])}"
     )
+    cold_tap = results["cold_start_tap"]
+    lines.append(f"  TAP's (import boto3 = {cold_tap['floor_import_boto3_ms']} ms; report):")
+    for name, row in cold_tap["functions"].items():
+        lines.append(f"  {name:<28} {row['ms']:>7} ms   ratio {row['ratio']}"
+                     f"   imports {', '.join(row['imports']) or 'neither'}")  # fmt: skip
     layer = results["lambda_layer"]
     if "skipped" in layer:
         lines.append(f"  as Lambda imports the built layer: skipped ({layer['skipped']})")
@@ -117,6 +124,7 @@ def table(results: dict[str, Any]) -> str:
     for volume, month in money["per_month"].items():
         lines.append(f"  {int(volume):>12,} lifecycles: ${month['total']:>9,.2f}"
                      f"   (a DaCHS server: ${money['dachs_server_month']:,.2f})")  # fmt: skip
+    lines += tap.rows(results)
     return "\n".join(lines)
 
 
@@ -137,11 +145,13 @@ def main() -> None:
         steps = [
             ("calls", calls.run),
             ("cold_start", lambda: startup.cold_start(2 if quick else 7)),
+            ("cold_start_tap", lambda: startup.tap_cold_start(2 if quick else 7)),
             ("lambda_layer", lambda: startup.lambda_layer_import(2 if quick else 7)),
             ("warm", lambda: startup.warm_overhead(100 if quick else 400)),
             ("scale", lambda: scale.run(1000, 5000 if quick else 100_000)),
             ("http", lambda: overhttp.run(30 if quick else 200, 3 if quick else 10)),
             ("memory", lambda: memory.run(100 if quick else 1000)),
+            ("tap", lambda: tap.run(5 if quick else 20)),
             (
                 "cost",
                 lambda: cost.run(5 if quick else 20, cold_import_s=cold_import_seconds(results)),

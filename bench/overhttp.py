@@ -28,19 +28,23 @@ from .common import median_ms, p95_ms, timed
 
 
 @contextmanager
-def local_server(workers: int) -> Iterator[str]:
-    """`make serve` as a user gets it (jobs kept on disk), in a directory of its own."""
+def local_server(workers: int = 4, *, tap: bool = False) -> Iterator[str]:
+    """`make serve` as a user gets it (jobs kept on disk), in a directory of its own; with
+    ``tap``, `make serve-tap` (Hipparcos-2 in the embedded S3, jobs in memory)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     kept = tempfile.TemporaryDirectory(prefix="uws-bench-")
+    where = ["--tap", "--keep-in", ""] if tap else ["--keep-in", kept.name]
     process = subprocess.Popen(
         [sys.executable, "-m", "local.serve", "--port", str(port), "--workers", str(workers),
-         "--keep-in", kept.name],
+         *where],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
+        for _ in range(600):  # TAP converts and uploads the catalogue first
+            if process.poll() is not None:
+                raise RuntimeError(f"local.serve {' '.join(where)} exited ({process.returncode})")
             try:
                 requests.get(f"{base}/async", timeout=1)
                 break

@@ -1,9 +1,14 @@
 """2. Cold start (import in a fresh interpreter, against `import boto3`) and 3. warm overhead
-(a GET of a job document through its handler, against one bare GetItem on the same moto)."""
+(a GET of a job document through its handler, against one bare GetItem on the same moto).
+
+The UWS functions are timed apart from TAP's: a UWS function must import neither DuckDB nor
+the ADQL translator (sqlglot), which each sample checks, so its cold start is what it was
+before TAP; the query-running functions' cold start is reported beside them."""
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -11,43 +16,68 @@ from pathlib import Path
 from typing import Any
 
 from local.inprocess import in_process_aws
-from local.template import ROOT, functions, load
+from local.template import ROOT, conditions, functions, load, parameter_defaults
 
 from .common import bench_api, counter_on_layer_clients, median_ms, timed
 
 FLOOR = "import time; t = time.perf_counter(); import boto3; print(time.perf_counter() - t)"
 # Lambda's runtime has importlib loaded before it imports a handler: load it before the clock.
+# The handler's module by file path; with a second argument, then the job type it names, as
+# the worker's first job of that type imports it (uws.jobtypes, JOB_TYPE_MODULES). Printed
+# after the clock stops: the heavy modules the interpreter holds, then the seconds.
+HEAVY = ("duckdb", "sqlglot")
 FUNCTION = (
     "import importlib.util, sys, time; t = time.perf_counter(); "
     "spec = importlib.util.spec_from_file_location('app', sys.argv[1]); "
     "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module); "
-    "print(time.perf_counter() - t)"
+    "sys.argv[2:] and __import__('uws.jobtypes').jobtypes.job_type(sys.argv[2]); "
+    "d = time.perf_counter() - t; "
+    f"print(','.join(m for m in {HEAVY!r} if m in sys.modules)); print(d)"
 )
 
 
-def _fresh(code: str, *args: str) -> float:
-    out = subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, cwd=ROOT
-    )
-    return float(out.stdout.strip().splitlines()[-1])
+def _fresh(code: str, *args: str, env: dict[str, str] | None = None) -> float:
+    return _fresh_heavy(code, *args, env=env)[0]
 
 
-def cold_start(rounds: int = 7) -> dict[str, Any]:
-    """Interleave the floor and each function so that machine noise hits both alike. The
-    layer and the functions are compiled first, as `sam build` ships them and as boto3 is
+def _fresh_heavy(code: str, *args: str, env: dict[str, str] | None = None) -> tuple[float, str]:
+    """Seconds the fresh interpreter printed last, and the line before (FUNCTION's heavy
+    modules, comma-separated)."""
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                         check=True, cwd=ROOT, env=env)  # fmt: skip
+    lines = ["", *out.stdout.splitlines()]
+    return float(lines[-1]), lines[-2].strip()
+
+
+def _compile() -> None:
+    """The layers and the functions compiled, as `sam build` ships them and as boto3 is
     installed (without that, PYTHONDONTWRITEBYTECODE would have them compiled every time)."""
     import compileall
 
-    for folder in ("layers/uws", "functions"):
+    for folder in ("layers/uws", "layers/tap", "functions"):
         compileall.compile_dir(ROOT / folder, quiet=1)
-    specs = functions(load())
+
+
+def uws_functions() -> dict[str, Any]:
+    """The functions every deployment has (JobType demo, the default): TAP's are not among them."""
+    template = load()
+    return functions(template, conditions(template, parameter_defaults(template)))
+
+
+def cold_start(rounds: int = 7) -> dict[str, Any]:
+    """Interleave the floor and each UWS function so that machine noise hits both alike;
+    each sample asserts the function imported neither DuckDB nor sqlglot."""
+    _compile()
+    specs = uws_functions()
     floor: list[float] = []
     samples: dict[str, list[float]] = {name: [] for name in specs}
     ratios: dict[str, list[float]] = {name: [] for name in specs}
     for _ in range(rounds):
         for name, spec in specs.items():
             floor.append(_fresh(FLOOR))
-            samples[name].append(_fresh(FUNCTION, str(spec.file)))
+            seconds, heavy = _fresh_heavy(FUNCTION, str(spec.file))
+            assert not heavy, f"{name} imports {heavy}: a UWS function must not"
+            samples[name].append(seconds)
             ratios[name].append(samples[name][-1] / floor[-1])  # each against its neighbour
     floor_ms = statistics.median(floor) * 1000
     rows = {
@@ -59,7 +89,42 @@ def cold_start(rounds: int = 7) -> dict[str, Any]:
     }
     worst = max(r["ratio"] for r in rows.values())
     return {"floor_import_boto3_ms": round(floor_ms, 1), "functions": rows,
-            "worst_ratio": worst, "target": 1.3, "met": worst <= 1.3}  # fmt: skip
+            "worst_ratio": worst, "target": 1.3, "met": worst <= 1.3,
+            "imports_neither": list(HEAVY)}  # fmt: skip
+
+
+def tap_cold_start(rounds: int = 7) -> dict[str, Any]:
+    """The query-running functions' cold import, each beside its own `import boto3`: TAP's
+    /sync and VOSI functions, and the worker with its first tap job's import of tap.service
+    (JobTypeModules=tap.service). Reported, no target: what a first query pays. Also the jobs
+    function's first create in a TAP deployment, which asks uws.jobtypes for the tap type
+    and so imports tap.service (DuckDB, sqlglot) too."""
+    _compile()
+    template = load()
+    specs = functions(template)
+    cases = {name: [str(spec.file)] for name, spec in specs.items() if name not in uws_functions()}
+    cases["WorkerFunction+tap.service"] = [str(specs["WorkerFunction"].file), "tap"]
+    cases["JobsFunction+tap.service"] = [str(specs["JobsFunction"].file), "tap"]
+    env = {**os.environ, "JOB_TYPE_MODULES": "tap.service"}
+    floor: list[float] = []
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    ratios: dict[str, list[float]] = {name: [] for name in cases}
+    heavy: dict[str, str] = {}
+    for _ in range(rounds):
+        for name, args in cases.items():
+            floor.append(_fresh(FLOOR))
+            seconds, heavy[name] = _fresh_heavy(FUNCTION, *args, env=env)
+            samples[name].append(seconds)
+            ratios[name].append(seconds / floor[-1])
+    rows = {
+        name: {
+            "ms": round(statistics.median(s) * 1000, 1),
+            "ratio": round(statistics.median(ratios[name]), 2),
+            "imports": heavy[name].split(",") if heavy[name] else [],
+        }
+        for name, s in samples.items()
+    }
+    return {"floor_import_boto3_ms": round(statistics.median(floor) * 1000, 1), "functions": rows}
 
 
 def lambda_layer_import(rounds: int = 7) -> dict[str, Any]:
@@ -67,7 +132,6 @@ def lambda_layer_import(rounds: int = 7) -> dict[str, Any]:
     .pyc written), built by the layer's own Makefile for this machine's platform, once as
     shipped (compiled .pyc) and once with the .pyc files removed. The floor is `import boto3`
     from a normal, compiled install, as Lambda's runtime has it."""
-    import os
     import platform
     import shutil
     import tempfile
@@ -154,4 +218,5 @@ def warm_overhead(repeat: int = 400) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps({"cold": cold_start(3), "warm": warm_overhead(200)}, indent=2))
+    print(json.dumps({"cold": cold_start(3), "tap": tap_cold_start(3),
+                      "warm": warm_overhead(200)}, indent=2))  # fmt: skip
