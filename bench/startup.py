@@ -31,6 +31,7 @@ FUNCTION = (
     "spec = importlib.util.spec_from_file_location('app', sys.argv[1]); "
     "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module); "
     "sys.argv[2:] and __import__('uws.jobtypes').jobtypes.job_type(sys.argv[2]); "
+    "sys.argv[3:] and __import__(sys.argv[3]); "
     "d = time.perf_counter() - t; "
     f"print(','.join(m for m in {HEAVY!r} if m in sys.modules)); print(d)"
 )
@@ -95,17 +96,17 @@ def cold_start(rounds: int = 7) -> dict[str, Any]:
 
 def tap_cold_start(rounds: int = 7) -> dict[str, Any]:
     """The query-running functions' cold import, each beside its own `import boto3`: TAP's
-    /sync and VOSI functions, and the worker with its first tap job's import of tap.service
-    (JobTypeModules=tap.service). Reported, no target: what a first query pays. Also the jobs
-    function's first create in a TAP deployment, which asks uws.jobtypes for the tap type
-    and so imports tap.service (DuckDB, sqlglot) too."""
+    /sync and VOSI functions, and the worker with its first tap job's import of the engine
+    (tap.service: DuckDB, sqlglot). Reported, no target: what a first query pays. Also the
+    jobs function's first create in a TAP deployment, which knows the tap type from
+    tap.jobtype alone and must import neither (it has no engine layer on Lambda)."""
     _compile()
     template = load()
     specs = functions(template)
     cases = {name: [str(spec.file)] for name, spec in specs.items() if name not in uws_functions()}
-    cases["WorkerFunction+tap.service"] = [str(specs["WorkerFunction"].file), "tap"]
-    cases["JobsFunction+tap.service"] = [str(specs["JobsFunction"].file), "tap"]
-    env = {**os.environ, "JOB_TYPE_MODULES": "tap.service"}
+    cases["WorkerFunction+tap.service"] = [str(specs["WorkerFunction"].file), "tap", "tap.service"]
+    cases["JobsFunction+tap.jobtype"] = [str(specs["JobsFunction"].file), "tap"]
+    env = {**os.environ, "JOB_TYPE_MODULES": "tap.jobtype"}
     floor: list[float] = []
     samples: dict[str, list[float]] = {name: [] for name in cases}
     ratios: dict[str, list[float]] = {name: [] for name in cases}
