@@ -4,6 +4,8 @@ retried as the template says), schedules, and an ECS cluster's tasks as processe
 
 from __future__ import annotations
 
+import itertools
+import random
 import threading
 import time
 import traceback
@@ -12,7 +14,7 @@ from typing import Any
 import boto3
 
 from .events import REGION, scheduled_event, sqs_event, stream_event
-from .lambdas import invoke
+from .lambdas import Throttled, invoke
 from .template import FunctionSpec, resolve
 
 STREAM_POLL_SECONDS = 0.25  # Lambda polls a DynamoDB stream's shards four times a second
@@ -73,7 +75,7 @@ class EventSources:
                 continue
             messages = got.get("Messages", [])
             if messages:
-                deliver(spec, queue_url, messages, sqs)
+                deliver(spec, queue_url, messages, sqs, self._stopping)
 
     def poll_stream(self, spec: FunctionSpec, stream_arn: str, batch: int, tries: int) -> None:
         """Lambda's DynamoDB stream event source mapping, from the latest record on: invoke
@@ -135,11 +137,27 @@ class StreamReader:
         return records
 
 
-def deliver(spec: FunctionSpec, queue_url: str, messages: list[dict], sqs: Any) -> None:
-    """Invoke a function with a batch of messages; delete those it did not report failed."""
+THROTTLE_PAUSE_CAP = 2.0  # the longest a mapping waits before invoking a throttled batch again
+
+
+def deliver(
+    spec: FunctionSpec, queue_url: str, messages: list[dict], sqs: Any,
+    stopping: threading.Event | None = None,
+) -> None:  # fmt: skip
+    """Invoke a function with a batch of messages; delete those it did not report failed.
+    A throttled invocation is tried again, with backoff, while the messages stay invisible:
+    what the queue's visibility timeout of six times the function's is for (Lambda Developer
+    Guide, "Creating and configuring an Amazon SQS event source mapping")."""
     event = sqs_event(queue_url, messages)
+    stopping = stopping or threading.Event()
     try:
-        result = invoke(spec, event) or {}
+        for attempt in itertools.count():
+            try:
+                result = invoke(spec, event) or {}
+                break
+            except Throttled:
+                if stopping.wait(random.uniform(0, min(THROTTLE_PAUSE_CAP, 0.05 * 2**attempt))):
+                    return  # the messages come back after their visibility timeout
         failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
     except Exception:
         failed = {m["MessageId"] for m in messages}  # the whole batch comes back
