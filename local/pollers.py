@@ -79,7 +79,8 @@ class EventSources:
 
     def poll_stream(self, spec: FunctionSpec, stream_arn: str, batch: int, tries: int) -> None:
         """Lambda's DynamoDB stream event source mapping, from the latest record on: invoke
-        with each batch, in order; a failed batch is tried again as the template says."""
+        with each batch, in order; a failed batch, or its part the function reports, is tried
+        again as the template says."""
         reader = StreamReader(stream_arn)
         while not self._stopping.wait(STREAM_POLL_SECONDS):
             try:
@@ -92,12 +93,16 @@ class EventSources:
                 if not records:
                     break
                 try:
-                    invoke(spec, stream_event(records, stream_arn))
-                    break
-                except Exception:  # EventBridge refused: as Lambda, try the batch again
-                    traceback.print_exc()
+                    result = invoke(spec, stream_event(records, stream_arn)) or {}
+                except Exception as error:  # as Lambda: try the batch again
+                    if not isinstance(error, Throttled):
+                        traceback.print_exc()
                     if self._stopping.wait(0.2):
                         return
+                    continue
+                records = resumed(records, result.get("batchItemFailures") or [])
+                if records and self._stopping.wait(0.2):
+                    return
 
     def every(self, spec: FunctionSpec, seconds: float) -> None:
         while not self._stopping.wait(seconds):
@@ -105,6 +110,17 @@ class EventSources:
                 invoke(spec, scheduled_event())
             except Exception:  # the next tick tries again, as EventBridge would
                 continue
+
+
+def resumed(records: list[dict[str, Any]], failures: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """What a stream mapping with ReportBatchItemFailures delivers again: the records from
+    the earliest one the function reported on (none if it reported none) (Lambda Developer
+    Guide, "Configuring partial batch response with DynamoDB and Lambda")."""
+    failed = {f["itemIdentifier"] for f in failures}
+    for index, record in enumerate(records):
+        if record["dynamodb"]["SequenceNumber"] in failed:
+            return records[index:]
+    return []
 
 
 class StreamReader:

@@ -168,3 +168,34 @@ def test_a_throttled_api_function_is_a_503_with_retry_after_not_a_bare_500(api, 
     assert reply.status == 503 and reply.headers["Retry-After"] == "1"
     assert reply.body == b"The service is busy; please retry shortly."
     assert gateway.answer("GET", "/async", "", {}, b"", "127.0.0.1:1").status == 200
+
+
+def test_a_stream_batch_resumes_from_the_chunk_eventbridge_would_not_take(api, faults, capsys):
+    """Thirteen creations: the first ten are published, the second chunk is throttled past
+    every try; the function names its first record, and only the rest is delivered again.
+    The events (their owners) are not logged at INFO."""
+    from uws.eventbus import PUT_EVENTS_TRIES
+    from uws.telemetry import logger
+
+    from local.events import stream_event
+    from local.pollers import StreamReader, resumed
+
+    logger.setLevel("INFO")
+    arn = api.refs["JobsTable.StreamArn"]
+    reader = StreamReader(arn, start="TRIM_HORIZON")
+    for index in range(13):
+        api.create(owner=f"owner{index}")
+    records = reader.read(100)
+    assert len(records) == 13
+    faults.script["PutEvents"] = [None] + ["ThrottlingException"] * 5 * PUT_EVENTS_TRIES
+    reply = api.call_function("EventsFunction", stream_event(records, arn))
+    assert reply["published"] == 10
+    assert reply["batchItemFailures"] == [
+        {"itemIdentifier": records[10]["dynamodb"]["SequenceNumber"]}
+    ]
+    again = resumed(records, reply["batchItemFailures"])
+    assert again == records[10:]
+    reply = api.call_function("EventsFunction", stream_event(again, arn))
+    assert reply == {"published": 3, "batchItemFailures": []}
+    assert resumed(again, reply["batchItemFailures"]) == []
+    assert "owner1" not in capsys.readouterr().out

@@ -159,9 +159,14 @@ def sweep_jobs() -> dict[str, int]:
     return vars(sweep(build_service()))
 
 
-def announce_phase_changes(event: dict[str, Any]) -> dict[str, int]:
+def announce_phase_changes(event: dict[str, Any]) -> dict[str, Any]:
     """The job table's stream, a batch of records: each phase change, creation and removal
-    as an EventBridge event (docs/uws.md, Events)."""
+    as an EventBridge event (docs/uws.md, Events). What could not be published is reported
+    by its first record (a partial batch response, the template's ReportBatchItemFailures):
+    Lambda delivers the batch again from there (Lambda Developer Guide, "Configuring partial
+    batch response with DynamoDB and Lambda")."""
     from .eventbus import phase_changes, publish
 
-    return {"published": publish(list(phase_changes(event.get("Records", []))))}
+    published, unpublished = publish(list(phase_changes(event.get("Records", []))))
+    failures = [] if unpublished is None else [{"itemIdentifier": unpublished}]
+    return {"published": published, "batchItemFailures": failures}
