@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .events import Mount, find_route, rest_event
-from .lambdas import invoke
+from .lambdas import Throttled, invoke
 from .template import FunctionSpec, RestApi, Route
 
 # What a REST API's ANY method takes; API Gateway routes no other method (API Gateway
@@ -77,7 +77,10 @@ class ApiGateway:
             # Lambda refuses the invocation (RequestEntityTooLargeException) and API Gateway
             # answers the client with its REQUEST_TOO_LARGE response; the function never runs.
             return self.too_large()
-        result = invoke(self.functions[route.function], event)
+        try:
+            result = invoke(self.functions[route.function], event)
+        except Throttled as throttled:
+            return self.throttled(str(throttled))
         if over_lambda_payload(result, len(result.get("body") or "")):
             return self._gateway("DEFAULT_5XX", 502, "Internal server error")
         payload = result.get("body") or ""
@@ -91,6 +94,12 @@ class ApiGateway:
         reply = self._gateway("REQUEST_TOO_LARGE", 413, "Request Too Long")
         reply.headers["x-amzn-ErrorType"] = "BadRequestException"
         return reply
+
+    def throttled(self, error: str) -> HttpReply:
+        """API Gateway's answer when Lambda throttles the function behind a proxy integration:
+        its INTEGRATION_FAILURE gateway response, a bare 500 unless the template maps it
+        (API Gateway Developer Guide, "Gateway response types": INTEGRATION_FAILURE)."""
+        return self._gateway("INTEGRATION_FAILURE", 500, error)
 
     def _gateway(self, kind: str, status: int, error: str) -> HttpReply:
         return HttpReply(*self.api.gateway_response(kind, status, error))

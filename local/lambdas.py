@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any
 
 from .events import DEPLOYED, Mount, form_event
+from .faults import throttle_invocation
 from .template import FunctionSpec, conditions, functions, load, parameter_defaults, routes
 
 
@@ -57,7 +58,15 @@ def acting_function() -> str | None:
     return getattr(_acting, "function", None)
 
 
+class Throttled(Exception):
+    """Lambda refused the invocation: TooManyRequestsException (HTTP 429), the function or
+    the account at its concurrency (Lambda Developer Guide, "Lambda function scaling")."""
+
+
 def invoke(spec: FunctionSpec, event: dict[str, Any]) -> Any:
+    """Run ``spec``'s handler with ``event`` as Lambda would, or raise Throttled."""
+    if throttle_invocation(spec.name):
+        raise Throttled(f"Rate Exceeded: {spec.name}")
     context = LambdaContext(spec.name, spec.memory, spec.timeout)
     outer, _acting.function = acting_function(), spec.name
     try:

@@ -29,14 +29,15 @@ def patch(function: Callable[[], None]) -> Callable[[], None]:
 
 
 def apply_all() -> None:
-    """Every patch here and in :mod:`.moto_containers`, once."""
+    """Every patch here and in :mod:`.moto_containers`, and the hook of :mod:`.faults`
+    (which injects nothing until asked), once."""
     global _applied
     if _applied:
         return
     _applied = True
-    from . import moto_containers
+    from . import faults, moto_containers
 
-    for function in PATCHES + moto_containers.PATCHES:
+    for function in [*PATCHES, *moto_containers.PATCHES, faults.the_cloud_fails_transiently]:
         function()
 
 

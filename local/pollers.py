@@ -4,6 +4,8 @@ retried as the template says), schedules, and an ECS cluster's tasks as processe
 
 from __future__ import annotations
 
+import itertools
+import random
 import threading
 import time
 import traceback
@@ -12,7 +14,7 @@ from typing import Any
 import boto3
 
 from .events import REGION, scheduled_event, sqs_event, stream_event
-from .lambdas import invoke
+from .lambdas import Throttled, invoke
 from .template import FunctionSpec, resolve
 
 STREAM_POLL_SECONDS = 0.25  # Lambda polls a DynamoDB stream's shards four times a second
@@ -73,11 +75,12 @@ class EventSources:
                 continue
             messages = got.get("Messages", [])
             if messages:
-                deliver(spec, queue_url, messages, sqs)
+                deliver(spec, queue_url, messages, sqs, self._stopping)
 
     def poll_stream(self, spec: FunctionSpec, stream_arn: str, batch: int, tries: int) -> None:
         """Lambda's DynamoDB stream event source mapping, from the latest record on: invoke
-        with each batch, in order; a failed batch is tried again as the template says."""
+        with each batch, in order; a failed batch, or its part the function reports, is tried
+        again as the template says."""
         reader = StreamReader(stream_arn)
         while not self._stopping.wait(STREAM_POLL_SECONDS):
             try:
@@ -90,12 +93,16 @@ class EventSources:
                 if not records:
                     break
                 try:
-                    invoke(spec, stream_event(records, stream_arn))
-                    break
-                except Exception:  # EventBridge refused: as Lambda, try the batch again
-                    traceback.print_exc()
+                    result = invoke(spec, stream_event(records, stream_arn)) or {}
+                except Exception as error:  # as Lambda: try the batch again
+                    if not isinstance(error, Throttled):
+                        traceback.print_exc()
                     if self._stopping.wait(0.2):
                         return
+                    continue
+                records = resumed(records, result.get("batchItemFailures") or [])
+                if records and self._stopping.wait(0.2):
+                    return
 
     def every(self, spec: FunctionSpec, seconds: float) -> None:
         while not self._stopping.wait(seconds):
@@ -103,6 +110,17 @@ class EventSources:
                 invoke(spec, scheduled_event())
             except Exception:  # the next tick tries again, as EventBridge would
                 continue
+
+
+def resumed(records: list[dict[str, Any]], failures: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """What a stream mapping with ReportBatchItemFailures delivers again: the records from
+    the earliest one the function reported on (none if it reported none) (Lambda Developer
+    Guide, "Configuring partial batch response with DynamoDB and Lambda")."""
+    failed = {f["itemIdentifier"] for f in failures}
+    for index, record in enumerate(records):
+        if record["dynamodb"]["SequenceNumber"] in failed:
+            return records[index:]
+    return []
 
 
 class StreamReader:
@@ -135,11 +153,27 @@ class StreamReader:
         return records
 
 
-def deliver(spec: FunctionSpec, queue_url: str, messages: list[dict], sqs: Any) -> None:
-    """Invoke a function with a batch of messages; delete those it did not report failed."""
+THROTTLE_PAUSE_CAP = 2.0  # the longest a mapping waits before invoking a throttled batch again
+
+
+def deliver(
+    spec: FunctionSpec, queue_url: str, messages: list[dict], sqs: Any,
+    stopping: threading.Event | None = None,
+) -> None:  # fmt: skip
+    """Invoke a function with a batch of messages; delete those it did not report failed.
+    A throttled invocation is tried again, with backoff, while the messages stay invisible:
+    what the queue's visibility timeout of six times the function's is for (Lambda Developer
+    Guide, "Creating and configuring an Amazon SQS event source mapping")."""
     event = sqs_event(queue_url, messages)
+    stopping = stopping or threading.Event()
     try:
-        result = invoke(spec, event) or {}
+        for attempt in itertools.count():
+            try:
+                result = invoke(spec, event) or {}
+                break
+            except Throttled:
+                if stopping.wait(random.uniform(0, min(THROTTLE_PAUSE_CAP, 0.05 * 2**attempt))):
+                    return  # the messages come back after their visibility timeout
         failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
     except Exception:
         failed = {m["MessageId"] for m in messages}  # the whole batch comes back

@@ -1,6 +1,8 @@
 """``make serve``: the whole deployment on 127.0.0.1, moto as AWS, until Ctrl-C.
 
 python -m local.serve [--port 8000] [--workers 4] [--reaper-every 60] [--keep-in DIR]
+
+FAULT_RATE=0.05 injects AWS's transient errors into 5% of the functions' calls (local.faults).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from . import faults
 from .gateway import API_GATEWAY_MAX_PAYLOAD
 from .runtime import LocalDeployment
 from .statefile import claim_state, state_file
@@ -159,6 +162,9 @@ def main(argv: list[str] | None = None) -> None:
         catalogue = serve_hipparcos()
     deployment.start_event_sources(workers=args.workers, reaper_every=args.reaper_every)
     ApiGatewayHandler.deployment = deployment
+    fault_rate = float(os.environ.get("FAULT_RATE") or 0)
+    if fault_rate:
+        faults.inject(fault_rate)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     state = {
         "pid": os.getpid(),
@@ -174,6 +180,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     if args.tap:
         print(f"TAP service at {base} (/sync, /async, /tables, /capabilities) over {catalogue}")
+    if fault_rate:
+        print(f"AWS's transient errors in {fault_rate:.0%} of the functions' calls (FAULT_RATE)")
     if keep_in is None:
         print("jobs and files are kept in memory only")
     else:
@@ -201,6 +209,8 @@ def main(argv: list[str] | None = None) -> None:
         deployment.stop()
         if claimed:
             state_file().unlink(missing_ok=True)
+        if fault_rate:
+            print(f"faults injected: {faults.INJECTOR.summary()}")
         print("stopped")
 
 

@@ -158,6 +158,21 @@ def aws() -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture
+def faults(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """AWS's transient errors in the functions' calls (local.faults): set ``rate``, or
+    ``script`` the next calls of an operation. botocore retries them as it would AWS's,
+    without its pauses (the same retries, no waiting)."""
+    from botocore.retries.standard import ExponentialBackoff
+
+    from local import faults as injected
+
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
+    injector = injected.inject(0.0)
+    yield injector
+    injected.inject(0.0)
+
+
+@pytest.fixture
 def api(aws: dict[str, str], uws_schema: etree.XMLSchema) -> Api:
     return Api(aws, uws_schema)
 

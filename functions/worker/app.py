@@ -5,4 +5,4 @@ from uws.entrypoints import logger, run_queued_jobs
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict, context: object) -> dict:
-    return run_queued_jobs(event)
+    return run_queued_jobs(event, context)

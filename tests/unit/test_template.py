@@ -255,6 +255,7 @@ def test_queue_has_a_dead_letter_queue(template):
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
         "Fn::GetAtt": ["JobsDeadLetterQueue", "Arn"]
     }
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 5  # Lambda's SQS guide: throttled receives
 
 
 def test_functions_are_traced_by_lambda_not_powertools(template):

@@ -18,7 +18,8 @@ from botocore.exceptions import ClientError
 
 from .errors import PayloadTooLarge, ServiceUnavailable
 
-__all__ = ["ClientError", "client", "reset", "translated_errors"]  # ClientError: for callers
+# ClientError: for callers
+__all__ = ["ClientError", "client", "error_code", "reset", "translated_errors"]
 
 # Standard retry mode backs off on throttling; what outlasts it becomes a 503 with Retry-After.
 _CONFIG = Config(
@@ -42,6 +43,11 @@ THROTTLING_CODES = frozenset(
         "RequestThrottled",
     }
 )
+
+
+def error_code(error: ClientError) -> str:
+    """The error code AWS sent (``ThrottlingException``, ``SlowDown`` …)."""
+    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 @cache
@@ -77,7 +83,7 @@ def translated_errors() -> Iterator[None]:
     try:
         yield
     except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
+        code = error_code(error)
         message = error.response.get("Error", {}).get("Message", "")
         if code in THROTTLING_CODES:
             raise ServiceUnavailable("The service is busy; please retry shortly.") from None

@@ -125,13 +125,18 @@ def _error_page(refusal: Response, event: dict[str, Any], service: Service) -> R
     return page
 
 
-def run_queued_jobs(event: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+def run_queued_jobs(event: dict[str, Any], context: Any = None) -> dict[str, list[dict[str, str]]]:
     """The worker's SQS batch (of one): run the job each message names. A message that fails
     (an exception) is logged and reported back to SQS (a partial batch response), which
     delivers it again after the queue's visibility timeout, and to the dead-letter queue in
     the end. Powertools' BatchProcessor does the same, but importing it costs the worker about
-    a quarter more cold start (asyncio and every event class), for batches of one."""
+    a quarter more cold start (asyncio and every event class), for batches of one. The
+    invocation's remaining time (``context``) is how long a run retries writes AWS refuses."""
     from .worker import execute_job
+
+    seconds_left = None
+    if context is not None:
+        seconds_left = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
 
     failures = []
     for record in event["Records"]:
@@ -139,7 +144,8 @@ def run_queued_jobs(event: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
             message = json.loads(record["body"])
             job_id = message["jobId"]
             logger.thread_safe_append_keys(job_id=job_id)
-            execute_job(job_id, build_service(), message.get("executionDuration"))
+            execute_job(job_id, build_service(), message.get("executionDuration"),
+                        seconds_left=seconds_left)  # fmt: skip
         except Exception:
             shown = {"message_id": record.get("messageId"), "body": str(record.get("body"))[:200]}
             logger.exception("message failed; SQS delivers it again", extra=shown)
@@ -153,9 +159,14 @@ def sweep_jobs() -> dict[str, int]:
     return vars(sweep(build_service()))
 
 
-def announce_phase_changes(event: dict[str, Any]) -> dict[str, int]:
+def announce_phase_changes(event: dict[str, Any]) -> dict[str, Any]:
     """The job table's stream, a batch of records: each phase change, creation and removal
-    as an EventBridge event (docs/uws.md, Events)."""
+    as an EventBridge event (docs/uws.md, Events). What could not be published is reported
+    by its first record (a partial batch response, the template's ReportBatchItemFailures):
+    Lambda delivers the batch again from there (Lambda Developer Guide, "Configuring partial
+    batch response with DynamoDB and Lambda")."""
     from .eventbus import phase_changes, publish
 
-    return {"published": publish(list(phase_changes(event.get("Records", []))))}
+    published, unpublished = publish(list(phase_changes(event.get("Records", []))))
+    failures = [] if unpublished is None else [{"itemIdentifier": unpublished}]
+    return {"published": published, "batchItemFailures": failures}

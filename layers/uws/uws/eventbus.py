@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from . import aws
+from .errors import ServiceUnavailable
 from .store import stream_image
 from .telemetry import logger
 
@@ -24,10 +27,12 @@ SOURCE = "uws"
 PHASE_CHANGED = "UWS Job Phase Changed"
 DESTROYED = "UWS Job Destroyed"
 PUT_EVENTS_MAX = 10  # entries per PutEvents call (EventBridge quotas)
+PUT_EVENTS_TRIES = 4  # a chunk's entries EventBridge refused are sent again, with backoff
 
 
 def phase_changes(records: Iterable[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(detail type, detail) for each stream record that creates, moves or removes a job."""
+    """(detail type, detail) for each stream record that creates, moves or removes a job; the
+    detail's ``sequence`` is the record's, by which a failed batch is resumed."""
     base = os.environ.get("JOB_URL_BASE", "").rstrip("/")
     for record in records:
         stream = record.get("dynamodb", {})
@@ -49,25 +54,41 @@ def phase_changes(records: Iterable[dict[str, Any]]) -> Iterator[tuple[str, dict
         yield (PHASE_CHANGED if new else DESTROYED), detail
 
 
-def publish(changes: list[tuple[str, dict[str, Any]]]) -> int:
-    """Put the events on the bus, ten a call; an entry EventBridge refuses is tried once more,
-    then the batch fails (the stream delivers it again: consumers see an event at least once)."""
+def publish(changes: list[tuple[str, dict[str, Any]]]) -> tuple[int, str | None]:
+    """Put the events on the bus, ten a call, in stream order; entries EventBridge refuses are
+    sent again after a jittered, doubling pause. Returns how many were published and, if a
+    chunk could not be, the sequence number of its first unpublished record: the stream
+    delivers the batch again from that record on (a partial batch response), so the chunks
+    before it are not published twice (consumers still see an event at least once)."""
     bus = os.environ.get("EVENT_BUS_NAME", "default")
     entries = [
         {"Source": SOURCE, "DetailType": kind, "Detail": json.dumps(detail),
          "Resources": [], "EventBusName": bus}
         for kind, detail in changes
     ]  # fmt: skip
-    for kind, detail in changes:  # what `make serve` with LOG_LEVEL=INFO shows
-        logger.info(kind, extra=detail)
+    for kind, detail in changes:  # the owner is personal data: DEBUG only (LOG_LEVEL=DEBUG)
+        logger.debug(kind, extra=detail)
+    published = 0
     for start in range(0, len(entries), PUT_EVENTS_MAX):
-        chunk = entries[start : start + PUT_EVENTS_MAX]
-        for attempt in range(2):
-            with aws.translated_errors():
-                reply = aws.client("events").put_events(Entries=chunk)
-            if not reply.get("FailedEntryCount"):
-                break
-            chunk = [e for e, r in zip(chunk, reply["Entries"], strict=True) if r.get("ErrorCode")]
+        pending = list(range(start, min(start + PUT_EVENTS_MAX, len(entries))))
+        for attempt in range(PUT_EVENTS_TRIES):
             if attempt:
-                raise RuntimeError(f"EventBridge refused {len(chunk)} events: {reply['Entries']}")
-    return len(entries)
+                time.sleep(random.uniform(0, 0.1 * 2**attempt))
+            try:
+                with aws.translated_errors():
+                    reply = aws.client("events").put_events(Entries=[entries[i] for i in pending])
+            except ServiceUnavailable:  # throttled past the SDK's retries: try the chunk again
+                continue
+            refused = [
+                i for i, r in zip(pending, reply["Entries"], strict=True) if r.get("ErrorCode")
+            ]
+            published += len(pending) - len(refused)
+            pending = refused
+            if not pending:
+                break
+        if pending:
+            sequence = changes[pending[0]][1]["sequence"]
+            shown = {"unpublished": len(pending), "sequence": sequence}
+            logger.warning("events not published; the stream delivers them again", extra=shown)
+            return published, sequence
+    return published, None

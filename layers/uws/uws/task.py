@@ -5,7 +5,8 @@ environment (``UWS_JOB_ID``, ``UWS_EXECUTION_DURATION``). The job runs exactly a
 Lambda worker (``uws.worker.execute_job``), recording the task's ARN, read from ECS's task
 metadata endpoint, so that ABORT and the reaper can stop it.
 
-Exit status 0 means the job's end is recorded (or it was not ours to run); anything else
+Writes AWS refuses as busy are tried again for up to ``uws.worker.TASK_PATIENCE``. Exit
+status 0 means the job's end is recorded (or it was not ours to run); anything else
 leaves the job to the reaper, which ends it in ERROR with what ECS says of the task. ECS
 stops a task with SIGTERM, and SIGKILL after the task definition's stop timeout: on SIGTERM
 the run stops at once, and a job still EXECUTING ends in ERROR saying so.
@@ -17,6 +18,7 @@ import json
 import os
 import signal
 import sys
+import time
 import urllib.request
 from types import FrameType
 
@@ -26,9 +28,12 @@ from .phases import Phase
 from .service import Service, build_service
 from .store import StateConflict
 from .telemetry import logger
-from .worker import execute_job
+from .worker import execute_job, persevering
 
 STOPPED_MESSAGE = "The job's container was stopped before the job ended."
+# ECS sends SIGKILL StopTimeout (30 s in template.yaml) after SIGTERM
+# (ECS Developer Guide, "Task definition parameters": stopTimeout); the end is tried until then.
+STOP_PATIENCE = 25.0
 
 
 class TaskStopped(BaseException):
@@ -75,8 +80,12 @@ def _end_stopped(job_id: str, service: Service) -> int:
     """ERROR for a job the stop interrupted; 0 if its end is recorded now or was already
     (ABORT and the reaper stop tasks after ending their jobs), 1 for one not yet started,
     which the reaper ends once the task has stopped."""
-    try:
+
+    def record() -> None:
         service.store.mark_failed(job_id, service.clock(), ErrorSummary(STOPPED_MESSAGE))
+
+    try:
+        persevering(record, time.monotonic() + STOP_PATIENCE, "stopped", job_id)
     except StateConflict as conflict:
         return 1 if conflict.job.phase == Phase.QUEUED else 0
     except NotFound:

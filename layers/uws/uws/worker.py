@@ -19,12 +19,15 @@ A job type's callable gets a :class:`JobContext`::
 from __future__ import annotations
 
 import datetime
+import itertools
+import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from .errors import NotFound, PayloadTooLarge
+from .errors import NotFound, PayloadTooLarge, ServiceUnavailable
 from .files import result_key
 from .job import (
     INFO_KEY,
@@ -46,6 +49,32 @@ from .telemetry import count, logger
 
 DEADLINE_MESSAGE = "The job exceeded its execution duration and was stopped."
 CHECK_INTERVAL = 1.0  # seconds between reads of the job's phase in check()
+# How long a run keeps trying a write AWS refuses as busy (a 503 after the SDK's retries:
+# throttling, a transaction conflict, a 500): on Lambda, the invocation's remaining time less
+# LAMBDA_MARGIN (for the reply); in a container task, which has no time limit, TASK_PATIENCE.
+LAMBDA_MARGIN = 5.0
+TASK_PATIENCE = 600.0
+PAUSE_CAP = 8.0  # the longest pause between two tries
+
+T = TypeVar("T")
+
+
+def persevering(write: Callable[[], T], until: float, what: str, job_id: str) -> T:
+    """``write``, tried again while AWS answers busy (ServiceUnavailable), with doubling pauses
+    of full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter") until the
+    ``time.monotonic()`` instant ``until``; then the last refusal propagates. A job's outcome
+    must not be lost to an error that a later try would not meet."""
+    for attempt in itertools.count():
+        try:
+            return write()
+        except ServiceUnavailable:
+            pause = random.uniform(0, min(PAUSE_CAP, 0.1 * 2**attempt))
+            if time.monotonic() + pause >= until:
+                raise
+            logger.warning("AWS busy; trying again", extra={"job_id": job_id, "write": what,
+                                                            "attempt": attempt + 1})  # fmt: skip
+            time.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 class JobStopped(Exception):
@@ -77,6 +106,7 @@ class JobContext:
     deadline: datetime.datetime
     results: list[Result] = field(default_factory=list)
     info_keys: set[str] = field(default_factory=set)
+    until: float = field(default_factory=lambda: time.monotonic() + TASK_PATIENCE)  # persevering
     _last_check: float = field(default_factory=time.monotonic)  # marked EXECUTING just now
 
     @property
@@ -102,7 +132,12 @@ class JobContext:
         return values
 
     def read_upload(self, name: str) -> bytes:
-        return self.service.files.read(self.job.uploads[name].key)
+        key = self.job.uploads[name].key
+        return self.persevering(lambda: self.service.files.read(key), "read upload")
+
+    def persevering(self, call: Callable[[], T], what: str) -> T:
+        """``call``, tried again while AWS is busy, as long as this run may (``until``)."""
+        return persevering(call, self.until, what, self.job_id)
 
     def check(self) -> None:
         """Raise JobStopped if the deadline passed or (read at most once a second) the job
@@ -113,7 +148,11 @@ class JobContext:
         if now - self._last_check < CHECK_INTERVAL:
             return
         self._last_check = now
-        current = self.service.store.get(self.job_id)
+        try:
+            current = self.service.store.get(self.job_id)
+        except ServiceUnavailable:  # AWS busy: the next check reads again
+            logger.warning("check skipped: AWS busy", extra={"job_id": self.job_id})
+            return
         if current is None or current.phase != Phase.EXECUTING:
             raise JobAborted("The job was aborted or deleted.")
 
@@ -140,9 +179,13 @@ class JobContext:
         if not kept:
             return
         try:
-            self._while_executing(self.service.store.record_progress, {k: entries[k] for k in kept})
+            self._while_executing(
+                self.service.store.record_progress, {k: entries[k] for k in kept}, patient=False
+            )
         except PayloadTooLarge:
             logger.warning("progress too large for the job's item", extra={"job_id": self.job_id})
+        except ServiceUnavailable:  # progress is a courtesy: never wait for it
+            logger.warning("progress dropped: AWS busy", extra={"job_id": self.job_id})
 
     def write_result(
         self, name: str, data: bytes | str | Path, mime_type: str = "application/octet-stream"
@@ -158,7 +201,8 @@ class JobContext:
         elif isinstance(data, str):
             data = data.encode("utf-8")
         key = result_key(self.job_id, name)
-        size = self.service.files.put(key, data, mime_type)
+        body = data
+        size = self.persevering(lambda: self.service.files.put(key, body, mime_type), "result")
         result = Result(name, key, mime_type, size)
         results = [r for r in self.results if r.id != name] + [result]
         try:
@@ -170,10 +214,15 @@ class JobContext:
         self.results = results
         return result
 
-    def _while_executing(self, record: Any, value: Any) -> None:
-        """A write the store makes only while the job executes; else the run must stop."""
-        try:
+    def _while_executing(self, record: Any, value: Any, patient: bool = True) -> None:
+        """A write the store makes only while the job executes (else the run must stop),
+        ``patient``ly: tried again while AWS is busy."""
+
+        def write() -> None:
             record(self.job_id, self.service.clock(), value)
+
+        try:
+            self.persevering(write, record.__name__) if patient else write()
         except StateConflict:
             raise JobAborted("The job was aborted.") from None
         except NotFound:
@@ -185,24 +234,31 @@ UNRECORDED = "The job ended, but its outcome was too large to record."
 
 def execute_job(
     job_id: str, service: Service, execution_duration: int | None = None,
-    task_arn: str | None = None,
+    task_arn: str | None = None, seconds_left: Callable[[], float] | None = None,
 ) -> Phase | None:  # fmt: skip
     """Run one queued job to its end; return its final phase, or None if it was not ours to run.
 
     ``execution_duration`` is the job's when it was queued (the message or the task names
     it): the job starts in one conditional write, without a read, unless the duration changed
     meanwhile. ``task_arn``: the container task running it (uws.task), recorded in that write.
+    ``seconds_left``: what remains of the Lambda invocation, the run's patience with a busy
+    AWS (a container task has TASK_PATIENCE).
     """
     now = service.clock()
+    patience = TASK_PATIENCE if seconds_left is None else seconds_left() - LAMBDA_MARGIN
+    until = time.monotonic() + patience
     try:
-        job = _start(job_id, service, now, execution_duration, task_arn)
+        job = persevering(
+            lambda: _start(job_id, service, now, execution_duration, task_arn), until,
+            "start", job_id,
+        )  # fmt: skip
     except NotFound:
         logger.info("job gone before it ran", extra={"job_id": job_id})
         return None
     if job is None:
         return None
     deadline = now + datetime.timedelta(seconds=job.execution_duration)
-    context = JobContext(job, service, deadline)
+    context = JobContext(job, service, deadline, until=until)
     logger.info("job started", extra={"job_id": job_id, "job_type": job.job_type})
     try:
         service.job_type_of(job).run(context)  # type: ignore[misc]
@@ -257,22 +313,31 @@ def _finish(context: JobContext, phase: Phase, summary: ErrorSummary | None) -> 
     """EXECUTING → the end phase, in one conditional write; an aborted job stays ABORTED."""
     service = context.service
     store, job_id = service.store, context.job_id
-    try:
+
+    def record_end() -> Phase:
+        """The end, tried again while AWS is busy: a write AWS refused changed nothing, and
+        one it applied before a lost reply is found done (StateConflict, below)."""
         try:
             if summary is None:
                 store.mark_completed(job_id, service.clock())
             else:
-                count("JobsFailed")
                 store.mark_failed(job_id, service.clock(), summary)
+            return phase
         except PayloadTooLarge:
             # The outcome does not fit the item (its parameters take most of it): a job must
             # never stay EXECUTING for that, so record a bare ERROR, dropping what the run had
-            # added. Other failures (DynamoDB unavailable) return the message; the reaper ends
-            # the job at its deadline if no later write succeeds.
+            # added.
             logger.exception("final write too large", extra={"job_id": job_id})
-            phase = Phase.ERROR
             bare = ErrorSummary(UNRECORDED)
             store.mark_failed(job_id, service.clock(), bare, dropping_progress=True)
+            return Phase.ERROR
+
+    if summary is not None:
+        count("JobsFailed")
+    try:
+        # What outlasts the run's patience returns the message (or fails the task); the
+        # reaper ends the job at its deadline if no later write succeeds.
+        phase = context.persevering(record_end, "end")
     except StateConflict as conflict:
         logger.info("job ended elsewhere", extra={"job_id": job_id, "phase": conflict.job.phase})
         return conflict.job.phase

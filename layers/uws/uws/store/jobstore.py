@@ -57,12 +57,11 @@ from .items import (
 from .quota import HOLDS_PLACE, give_back, take_place
 from .removal import JobRemoval
 from .writes import (
-    TRANSACTION_ATTEMPTS,
     Cancelled,
     Change,
     StateConflict,
+    conflicts_retried,
     explain,
-    pause_after_conflict,
     refusal,
     refused_item,
     transact,
@@ -145,7 +144,7 @@ class JobStore(JobIndexes, JobRemoval):
         with aws.translated_errors():
             self._db.put_item(
                 TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(jobId)"
-            )
+            )  # a new id: no transaction can be on its item
 
     # ---- what clients change ---------------------------------------------------------------
 
@@ -390,20 +389,15 @@ class JobStore(JobIndexes, JobRemoval):
         unchanged job) when the change's own condition does not hold.
         """
         request = update_request(self.table, job_id, caller, now, change)
-        for attempt in range(TRANSACTION_ATTEMPTS):
-            try:
-                with aws.translated_errors():
-                    response = self._db.update_item(**request, ReturnValues=returning)
-                break
-            except ClientError as error:
-                # A transaction (a quota's) was changing the item at that moment; the SDK
-                # does not retry this (DynamoDB Developer Guide, "Transaction conflict
-                # handling"), so we do, as transact() does.
-                code = error.response.get("Error", {}).get("Code")
-                if code == "TransactionConflictException" and attempt < TRANSACTION_ATTEMPTS - 1:
-                    pause_after_conflict(attempt)
-                    continue
-                raise refusal(refused_item(error), caller, now) from None
+        try:
+            # A transaction (a quota's) changing the item at that moment is retried first
+            # (conflicts_retried); throttling that outlasted the SDK's retries is a 503.
+            with aws.translated_errors():
+                response = conflicts_retried(
+                    lambda: self._db.update_item(**request, ReturnValues=returning)
+                )
+        except ClientError as error:
+            raise refusal(refused_item(error), caller, now) from None
         attributes = response.get("Attributes", {})
         if returning not in ("ALL_NEW", "ALL_OLD"):
             return {k: deserialize(v) for k, v in attributes.items()}

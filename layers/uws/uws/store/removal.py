@@ -18,6 +18,7 @@ from .writes import (
     Cancelled,
     Expression,
     access_condition,
+    conflicts_retried,
     explain,
     refusal,
     refused_item,
@@ -36,14 +37,14 @@ class JobRemoval:
         condition = access_condition(expr, caller, now)
         try:
             with aws.translated_errors():
-                response = self._db.delete_item(
+                response = conflicts_retried(lambda: self._db.delete_item(
                     TableName=self.table,
                     Key={"jobId": {"S": job_id}},
                     ConditionExpression=f"({condition}) AND attribute_not_exists({HOLDS_PLACE})",
                     ReturnValues="ALL_OLD",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                     **expr.request(),
-                )
+                ))  # fmt: skip
         except ClientError as error:
             item = refused_item(error)
             if item is None or HOLDS_PLACE not in item:
@@ -62,14 +63,14 @@ class JobRemoval:
         names, values = {"#d": "destruction"}, {":now": {"S": stamp(now)}}
         try:
             with aws.translated_errors():
-                self._db.delete_item(
+                conflicts_retried(lambda: self._db.delete_item(
                     TableName=self.table,
                     Key={"jobId": {"S": job_id}},
                     ConditionExpression=f"{condition} AND attribute_not_exists({HOLDS_PLACE})",
                     ExpressionAttributeNames=names,
                     ExpressionAttributeValues=values,
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
+                ))  # fmt: skip
         except ClientError as error:
             item = refused_item(error)
             if item is None or HOLDS_PLACE not in item or item["destruction"]["S"] > stamp(now):

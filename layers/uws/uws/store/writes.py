@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -23,6 +23,8 @@ from ..errors import Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable
 from ..job import Caller, Job
 from ..phases import Phase
 from .items import job_from_item, plain, serialize, stamp
+
+T = TypeVar("T")
 
 # TransactWriteItems is cancelled, not retried by the SDK, when another transaction or write
 # touches one of its items at the same moment ("TransactionConflict": DynamoDB Developer
@@ -167,6 +169,25 @@ def refusal(item: dict[str, Any] | None, caller: Caller, now: datetime.datetime)
 def pause_after_conflict(attempt: int) -> None:
     """Jittered, doubling: writers that met on one item do not meet again at once."""
     time.sleep(random.uniform(0, 0.02 * 2**attempt))
+
+
+def conflicts_retried(write: Callable[[], T]) -> T:
+    """One single-item write (``write``), tried again while it meets a transaction on its item:
+    DynamoDB refuses it with TransactionConflictException, which the SDK does not retry
+    (DynamoDB Developer Guide, "Transaction conflict handling"). Only what outlasts these
+    tries is translated (a 503): translating first would skip them."""
+    for attempt in range(TRANSACTION_ATTEMPTS):
+        try:
+            return write()
+        except ClientError as error:
+            if aws.error_code(error) != "TransactionConflictException":
+                raise
+            if attempt == TRANSACTION_ATTEMPTS - 1:
+                raise ServiceUnavailable(
+                    "The job is being changed by another request; please try again."
+                ) from None
+        pause_after_conflict(attempt)
+    raise AssertionError("unreachable")
 
 
 def transact(db: Any, items: list[dict[str, Any]]) -> None:

@@ -1,0 +1,113 @@
+"""The service over HTTP with AWS failing transiently (``FAULT_RATE=0.05 make serve``): every
+job still ends COMPLETED with its own result, nothing is left behind, and a client sees at
+most 503s (or 429s) with Retry-After that a retry resolves."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+
+from tests.e2e.conftest import running_server
+from tests.e2e.test_containers import embedded
+
+PHASE_IN = re.compile(r"<uws:phase>(\w+)</uws:phase>")
+CLIENTS, ROUNDS = 50, 6
+
+
+class PatientClient:
+    """A client that retries what the service asks it to retry (503 and 429 with
+    Retry-After), as pyvo does for 429, and counts each such refusal."""
+
+    def __init__(self, refusals: Counter[int], lock: threading.Lock) -> None:
+        self.session = requests.Session()
+        self.refusals, self.lock = refusals, lock
+
+    def call(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 60)
+        for _ in range(30):
+            reply = self.session.request(method, url, allow_redirects=False, **kwargs)
+            if reply.status_code not in (429, 503):
+                assert reply.status_code < 500, (reply.status_code, reply.text)
+                return reply
+            assert reply.headers.get("Retry-After"), (reply.status_code, reply.text)
+            with self.lock:
+                self.refusals[reply.status_code] += 1
+            time.sleep(float(reply.headers["Retry-After"]))
+        raise AssertionError(f"{method} {url}: still refused after 30 tries")
+
+
+def lifecycles(server: Any, refusals: Counter[int]) -> list[tuple[str, str, bytes]]:
+    """CLIENTS clients at once, each ROUNDS times: create with RUN, WAIT until done, fetch
+    the result, DELETE; (job URL, final phase, result) for each."""
+    lock = threading.Lock()
+
+    def client(index: int) -> list[tuple[str, str, bytes]]:
+        patient, seen = PatientClient(refusals, lock), []
+        for round_ in range(ROUNDS):
+            text = f"client {index} round {round_}"
+            created = patient.call("POST", server.jobs, data={"PHASE": "RUN", "TEXT": text})
+            assert created.status_code == 303, created.text
+            job = created.headers["Location"]
+            phase, deadline = "QUEUED", time.monotonic() + 180
+            while phase in ("PENDING", "QUEUED", "EXECUTING") and time.monotonic() < deadline:
+                reply = patient.call("GET", job, params={"WAIT": "3", "PHASE": phase})
+                phase = PHASE_IN.search(reply.text).group(1)
+            result = patient.call("GET", f"{job}/results/result")
+            assert result.status_code == 303, result.text
+            content = requests.get(result.headers["Location"], timeout=60).content
+            deleted = patient.call("DELETE", job)
+            # a DELETE answered 503 after it removed the job finds it gone when retried
+            assert deleted.status_code in (303, 404), deleted.text
+            seen.append((job, phase, content))
+        return seen
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        return [run for seen in pool.map(client, range(CLIENTS)) for run in seen]
+
+
+def left_behind(server: Any) -> dict[str, int]:
+    """Items in the job table, objects in the bucket, messages in the queues."""
+    ddb, refs = embedded(server, "dynamodb")
+    s3, _ = embedded(server, "s3")
+    sqs, _ = embedded(server, "sqs")
+    items = ddb.scan(TableName=refs["JobsTable"], ConsistentRead=True)["Items"]
+    objects = s3.list_objects_v2(Bucket=refs["ResultsBucket"]).get("KeyCount", 0)
+    messages = 0
+    for queue in ("JobsQueue", "JobsDeadLetterQueue"):
+        attributes = sqs.get_queue_attributes(QueueUrl=refs[queue], AttributeNames=["All"])
+        counts = attributes["Attributes"]
+        messages += int(counts["ApproximateNumberOfMessages"])
+        messages += int(counts["ApproximateNumberOfMessagesNotVisible"])
+    return {"items": len(items), "objects": objects, "messages": messages}
+
+
+def test_fifty_clients_six_lifecycles_with_five_percent_of_aws_calls_failing():
+    refusals: Counter[int] = Counter()
+    with running_server(env={"FAULT_RATE": "0.05"}) as server:
+        started = time.monotonic()
+        runs = lifecycles(server, refusals)
+        elapsed = time.monotonic() - started
+        assert len(runs) == CLIENTS * ROUNDS and len({job for job, _, _ in runs}) == len(runs)
+        assert [phase for _, phase, _ in runs] == ["COMPLETED"] * len(runs)
+        for index in range(CLIENTS):
+            for round_ in range(ROUNDS):
+                text = f"client {index} round {round_}".encode()
+                assert sum(b">" + text + b"<" in result for _, _, result in runs) == 1
+        patient = PatientClient(refusals, threading.Lock())
+        assert {patient.call("GET", job).status_code for job, _, _ in runs} == {404}
+        assert left_behind(server) == {"items": 0, "objects": 0, "messages": 0}
+    injected = re.search(r"faults injected: (\d+) \((.*)\)", server.log)
+    assert injected, server.log[-2000:]
+    total = int(injected.group(1))
+    assert total > 200  # thousands of calls: about 5% of them
+    kinds = injected.group(2)
+    for kind in ("dynamodb:", "s3:", "sqs:", "lambda:TooManyRequestsException"):
+        assert kind in kinds, kinds
+    print(f"\n{len(runs)} jobs in {elapsed:.0f} s; faults injected: {total} ({kinds}); "
+          f"client-visible refusals: {dict(refusals)}; jobs lost: 0")  # fmt: skip
