@@ -26,4 +26,3 @@ TESTING = register(
         ),
     )
 )
-
