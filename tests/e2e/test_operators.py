@@ -1,5 +1,5 @@
 """What operators switch on, in `make serve` over HTTP: a quota (HELD, racing RUNs), the
-phase-change events, which the local runtime logs (LOG_LEVEL=INFO) as it puts them on
+phase-change events, which the local runtime logs (LOG_LEVEL=DEBUG) as it puts them on
 moto's EventBridge, and idempotent creation (docs/uws.md, Quotas, Events, Idempotent
 creation)."""
 
@@ -21,7 +21,7 @@ def phase_of(job):
 
 
 def test_quota_and_events_in_the_local_runtime():
-    with running_server(f"MaxActiveJobsPerOwner={LIMIT}", env={"LOG_LEVEL": "INFO"}) as server:
+    with running_server(f"MaxActiveJobsPerOwner={LIMIT}", env={"LOG_LEVEL": "DEBUG"}) as server:
         http = requests.Session()
 
         def create(**params):
