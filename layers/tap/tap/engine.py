@@ -207,11 +207,16 @@ class QueryEngine:
         tables = []
         for table in self.catalogue.tables():
             schema, _, name = table.name.partition(".")
+            columns = tuple(c.name for c in table.columns)
+            if table.hats is not None:  # partitions chosen by the query's cone or polygon
+                hats = table.hats
+                tables.append(ResolvedTable(schema, name, hats.sql, columns, narrow=hats.narrow))
+                continue
             if table.location is None:  # TAP_SCHEMA: tables in the database itself
                 sql = f"{quote_identifier(schema)}.{quote_identifier(name)}"
             else:
                 sql = f"read_parquet({sql_literal(self.catalogue.parquet_glob(table))})"
-            tables.append(ResolvedTable(schema, name, sql, tuple(c.name for c in table.columns)))
+            tables.append(ResolvedTable(schema, name, sql, columns))
         return StaticResolver([*tables, *uploads.values()])
 
     def _columns_for(

@@ -9,6 +9,7 @@ A data centre describes its schemas, tables and columns in one YAML file
         tables:
           - name: main                       # ADQL: hipparcos.main
             location: hipparcos/main/        # Parquet prefix (or one .parquet) under the root
+            format: parquet                  # or hats: location is a HATS catalogue (tap.hats)
             description: ...
             utype: ...                       # optional
             columns:                         # any subset, in any order
@@ -152,6 +153,7 @@ class Table:
     utype: str | None = None
     table_type: str = "table"
     foreign_keys: list[ForeignKey] = field(default_factory=list)
+    hats: Any = None  # a tap.hats.HatsCatalogue when the location is one
 
     @property
     def schema_name(self) -> str:
@@ -205,7 +207,7 @@ def parquet_glob(root: str, location: str) -> str:
 
 
 _SCHEMA_KEYS = {"name", "description", "utype", "tables"}
-_TABLE_KEYS = {"name", "description", "utype", "location", "columns", "foreign_keys"}
+_TABLE_KEYS = {"name", "description", "utype", "location", "format", "columns", "foreign_keys"}
 _COLUMN_KEYS = {
     "name",
     "description",
@@ -266,9 +268,21 @@ def _load_table(entry: Any, schema: str, root: str, con: duckdb.DuckDBPyConnecti
     _check_keys(entry, _TABLE_KEYS, f"table {name}")
     if not isinstance(entry.get("location"), str):
         raise MetadataError(f"table {name} has no location (a Parquet prefix under the root)")
-    glob = parquet_glob(root, entry["location"])
+    hats = None
+    if entry.get("format", "parquet") == "hats":
+        from .hats import read_hats  # it builds on this module
+
+        hats = read_hats(con, f"{root.rstrip('/')}/{entry['location'].strip('/')}", name)
+        glob = hats.schema_source
+    elif entry.get("format", "parquet") == "parquet":
+        glob = parquet_glob(root, entry["location"])
+    else:
+        raise MetadataError(f"table {name}: format {entry['format']} is not parquet or hats")
+    options = ", hive_partitioning = false" if hats else ""  # HATS's Norder=K is no column
     try:
-        described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({sql_literal(glob)})")
+        described = con.execute(
+            f"DESCRIBE SELECT * FROM read_parquet({sql_literal(glob)}{options})"
+        )
         parquet = [(row[0], row[1]) for row in described.fetchall()]
     except duckdb.Error as exc:
         first_line = str(exc).splitlines()[0]
@@ -305,6 +319,7 @@ def _load_table(entry: Any, schema: str, root: str, con: duckdb.DuckDBPyConnecti
         entry.get("description"),
         entry.get("utype"),
         foreign_keys=keys,
+        hats=hats,
     )
 
 
