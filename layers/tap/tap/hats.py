@@ -52,11 +52,16 @@ class HatsCatalogue:
         return f"read_parquet([{files}], hive_partitioning = false)"
 
     @property
+    def sql_glob(self) -> str:
+        """The glob of every partition file."""
+        files = "Npix=*/*.parquet" if self.suffix.endswith("/") else f"Npix=*{self.suffix}"
+        return f"{self.base}/dataset/Norder=*/Dir=*/{files}"
+
+    @property
     def sql(self) -> str:
         """Every partition, as DuckDB reads it: a glob, not a list (a list of thousands of
         names would be parsed again with every query)."""
-        files = "Npix=*/*.parquet" if self.suffix.endswith("/") else f"Npix=*{self.suffix}"
-        return self._read([f"{self.base}/dataset/Norder=*/Dir=*/{files}"])
+        return self._read([self.sql_glob])
 
     def ranges(self, regions: Sequence[Region]) -> healpix.Ranges | None:
         """Order-29 index ranges every row inside all the regions is in, or None when no

@@ -10,6 +10,7 @@ A data centre describes its schemas, tables and columns in one YAML file
           - name: main                       # ADQL: hipparcos.main
             location: hipparcos/main/        # Parquet prefix (or one .parquet) under the root
             format: parquet                  # or hats: location is a HATS catalogue (tap.hats)
+            big: false                       # a full scan is said in jobInfo (HATS: by rows)
             description: ...
             utype: ...                       # optional
             columns:                         # any subset, in any order
@@ -154,6 +155,15 @@ class Table:
     table_type: str = "table"
     foreign_keys: list[ForeignKey] = field(default_factory=list)
     hats: Any = None  # a tap.hats.HatsCatalogue when the location is one
+    big: bool | None = None  # as catalogue.yaml says; None: by the HATS row count
+
+    @property
+    def is_big(self) -> bool:
+        """Whether reading all of it is worth a word in the job's jobInfo."""
+        if self.big is not None:
+            return self.big
+        rows = self.hats.rows if self.hats is not None else None
+        return rows is not None and rows >= BIG_ROWS
 
     @property
     def schema_name(self) -> str:
@@ -207,7 +217,17 @@ def parquet_glob(root: str, location: str) -> str:
 
 
 _SCHEMA_KEYS = {"name", "description", "utype", "tables"}
-_TABLE_KEYS = {"name", "description", "utype", "location", "format", "columns", "foreign_keys"}
+_TABLE_KEYS = {
+    "name",
+    "description",
+    "utype",
+    "location",
+    "format",
+    "big",
+    "columns",
+    "foreign_keys",
+}
+BIG_ROWS = 10_000_000  # a HATS catalogue this large is big unless its entry says otherwise
 _COLUMN_KEYS = {
     "name",
     "description",
@@ -320,6 +340,7 @@ def _load_table(entry: Any, schema: str, root: str, con: duckdb.DuckDBPyConnecti
         entry.get("utype"),
         foreign_keys=keys,
         hats=hats,
+        big=None if entry.get("big") is None else bool(entry["big"]),
     )
 
 

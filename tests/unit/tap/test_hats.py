@@ -247,3 +247,25 @@ def test_regions_intersect_and_a_huge_polygon_does_not_narrow(engine):
     )
     huge = SkyPolygon("ra", "dec", ((0.0, 0.0), (120.0, 0.0), (240.0, 0.0)))
     assert hats.narrow([huge]) == hats.sql
+
+
+def test_a_big_table_read_whole_is_said_and_a_cone_on_it_is_not(engine):
+    table = engine.catalogue.table("demo.sky")
+    assert not table.is_big  # 3,000 rows: under the 10 million that make a HATS table big
+    heard: list[tuple[str, ...]] = []
+    table.big = True  # as `big: true` in its entry
+    try:
+
+        def run(query: str):
+            tap = parse_tap_query({"LANG": "ADQL", "QUERY": query}, Limits())
+            return engine.run(tap, {}, on_full_scan=heard.append)
+
+        cone = "1 = CONTAINS(POINT('ICRS', ra, dec), CIRCLE('ICRS', 10, 20, 1))"
+        assert run(f"SELECT id FROM demo.sky WHERE {cone}").full_scans == ()
+        assert run(f"SELECT id FROM demo.plain WHERE {cone}").full_scans == ()
+        assert heard == []
+        assert run("SELECT count(*) FROM demo.sky WHERE mag > 3").full_scans == ("demo.sky",)
+        assert run(f"SELECT id FROM demo.sky WHERE {cone} OR mag > 13").full_scans == ("demo.sky",)
+        assert heard == [("demo.sky",), ("demo.sky",)]
+    finally:
+        table.big = None
