@@ -122,3 +122,15 @@ def test_the_browser_page_of_a_tap_deployment_has_a_query_box(tap_api):
     reply = tap_api.request("GET", "/async", headers=BROWSER)
     assert reply.status == 200 and reply.content_type.startswith("text/html")
     assert '<textarea name="QUERY"' in reply.body and 'name="LANG"' in reply.body
+
+
+def test_a_text_answer_lambda_could_not_return_goes_by_s3_not_a_5xx(tap_api, monkeypatch):
+    """Lambda's 6 MB is counted on the JSON (escapes and all): what would not fit is a 303 to
+    S3, as a Parquet answer is, never the entry point's 500."""
+    from uws.web import http
+
+    monkeypatch.setattr(http, "RESPONSE_BUDGET", 100)
+    reply = tap_api.request("POST", "/sync", data={
+        "LANG": "ADQL", "QUERY": "SELECT TOP 50 hip, ra, dec FROM hipparcos.main",
+    })  # fmt: skip
+    assert reply.status == 303 and "/answers/" in reply.location

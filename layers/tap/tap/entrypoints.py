@@ -16,7 +16,7 @@ from uws.entrypoints import respond
 from uws.errors import NotFound, SeeOther, shown
 from uws.files import answer_key
 from uws.service import Service
-from uws.web.http import Request, Response
+from uws.web.http import Request, Response, fits_lambda_response
 from uws.web.resources import Resource, call_method
 
 from . import vosi
@@ -27,7 +27,9 @@ from .votable import MIME as VOTABLE_MIME
 from .votable import error_document
 
 SYNC_SECONDS = 25  # within API Gateway's 29 s integration timeout, with room to answer
-INLINE_BYTES = 5 * 1024 * 1024  # Lambda answers at most 6 MB of JSON; larger goes by S3
+INLINE_BYTES = (
+    6 * 1024 * 1024
+)  # no file larger can fit Lambda's 6 MB answer; see fits_lambda_response
 
 
 def serve_sync(event: dict[str, Any]) -> dict[str, Any]:
@@ -91,9 +93,10 @@ class Sync(Resource):
         except TapError as error:
             return _refusal(str(error))
         try:
-            size = outcome.path.stat().st_size
-            if outcome.output.name != "parquet" and size <= INLINE_BYTES:
-                return Response(200, outcome.path.read_text(encoding="utf-8"), outcome.output.mime)
+            if outcome.output.name != "parquet" and outcome.path.stat().st_size <= INLINE_BYTES:
+                text = outcome.path.read_text(encoding="utf-8")
+                if fits_lambda_response(text):  # as JSON, escapes and all
+                    return Response(200, text, outcome.output.mime)
             key = answer_key(f"result.{outcome.output.extension}")
             service.files.put(key, outcome.path.read_bytes(), outcome.output.mime)
         finally:

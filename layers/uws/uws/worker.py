@@ -19,7 +19,6 @@ A job type's callable gets a :class:`JobContext`::
 from __future__ import annotations
 
 import datetime
-import itertools
 import random
 import time
 from collections.abc import Callable
@@ -64,17 +63,18 @@ def persevering(write: Callable[[], T], until: float, what: str, job_id: str) ->
     of full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter") until the
     ``time.monotonic()`` instant ``until``; then the last refusal propagates. A job's outcome
     must not be lost to an error that a later try would not meet."""
-    for attempt in itertools.count():
+    attempt = 0
+    while True:
         try:
             return write()
         except ServiceUnavailable:
             pause = random.uniform(0, min(PAUSE_CAP, 0.1 * 2**attempt))
             if time.monotonic() + pause >= until:
                 raise
+            attempt += 1
             logger.warning("AWS busy; trying again", extra={"job_id": job_id, "write": what,
-                                                            "attempt": attempt + 1})  # fmt: skip
+                                                            "attempt": attempt})  # fmt: skip
             time.sleep(pause)
-    raise AssertionError("unreachable")
 
 
 class JobStopped(Exception):
@@ -201,8 +201,7 @@ class JobContext:
         elif isinstance(data, str):
             data = data.encode("utf-8")
         key = result_key(self.job_id, name)
-        body = data
-        size = self.persevering(lambda: self.service.files.put(key, body, mime_type), "result")
+        size = self.persevering(lambda: self.service.files.put(key, data, mime_type), "result")
         result = Result(name, key, mime_type, size)
         results = [r for r in self.results if r.id != name] + [result]
         try:
