@@ -350,28 +350,44 @@ def test_no_fargate_spot_for_arm64_tasks(template):
     assert "FARGATE_SPOT" not in json.dumps(template)
 
 
-def test_tasks_may_load_every_version_of_this_stacks_layer_and_no_other(template):
+@pytest.mark.parametrize("job_type", ["demo", "tap"])
+def test_tasks_may_load_every_version_of_this_stacks_layers_and_no_other(template, job_type):
     """CloudFormation changes the task role before the functions: a role naming one layer
     version fails the tasks the old functions started (AccessDenied on GetLayerVersion). A
-    layer's name is the region's: it carries the stack's name, and old versions are kept."""
-    layer = template["Resources"]["UwsLayer"]["Properties"]
-    assert layer["RetentionPolicy"] == "Retain"
+    layer's name is the region's: it carries the stack's name, and old versions are kept. A
+    TAP deployment's tasks load the tap and engine layers too, in the worker's order."""
+    names = ["UwsLayer", "TapLayer", "TapEngineLayer"] if job_type == "tap" else ["UwsLayer"]
+    for name in names:
+        assert template["Resources"][name]["Properties"]["RetentionPolicy"] == "Retain"
     task_role = template["Resources"]["JobTaskRole"]["Properties"]["Policies"]
     (grant,) = [s for p in task_role for s in p["PolicyDocument"]["Statement"]
-                if s["Action"] == "lambda:GetLayerVersion"]  # fmt: skip
+                if s.get("Action") == "lambda:GetLayerVersion"]  # fmt: skip
+    (definition,) = resources_of_type(template, "AWS::ECS::TaskDefinition").values()
+    environment = definition["Properties"]["ContainerDefinitions"][0]["Environment"]
+    (loaded,) = [e["Value"] for e in environment if e["Name"] == "UWS_LAYER_ARNS"]
 
-    def arns(stack: str) -> tuple[str, str]:
-        refs = {"AWS::StackName": stack, "AWS::Partition": "aws", "AWS::Region": "eu-west-1",
-                "AWS::AccountId": "123456789012"}  # fmt: skip
-        name = resolve(layer["LayerName"], refs)
-        return f"arn:aws:lambda:eu-west-1:123456789012:layer:{name}", resolve(
-            grant["Resource"], refs
-        )
+    def arns(stack: str) -> tuple[list[str], list[str], str]:
+        refs = {
+            **parameter_defaults(template),
+            "AWS::StackName": stack,
+            "AWS::Partition": "aws",
+            "AWS::Region": "eu-west-1",
+            "AWS::AccountId": "123456789012",
+            "JobType": job_type,
+        }
+        when = conditions(template, refs)
+        layers = [f"arn:aws:lambda:eu-west-1:123456789012:layer:"
+                  f"{resolve(template['Resources'][n]['Properties']['LayerName'], refs)}"
+                  for n in names]  # fmt: skip
+        refs.update({n: f"{arn}:7" for n, arn in zip(names, layers, strict=True)})
+        return layers, resolve(grant["Resource"], refs, when), resolve(loaded, refs, when)
 
-    (ours, allowed), (theirs, _) = arns("uws-a"), arns("uws-b")
-    assert ours != theirs
-    assert all(fnmatch.fnmatchcase(f"{ours}:{n}", allowed) for n in (1, 2, 17))
-    assert not fnmatch.fnmatchcase(f"{theirs}:1", allowed)
+    (ours, allowed, order), (theirs, _, _) = arns("uws-a"), arns("uws-b")
+    assert order == ",".join(f"{arn}:7" for arn in ours)  # the worker's order
+    for layer in ours:
+        assert all(any(fnmatch.fnmatchcase(f"{layer}:{n}", a) for a in allowed) for n in (1, 17))
+    assert len(allowed) == len(names)
+    assert not any(fnmatch.fnmatchcase(f"{layer}:1", a) for layer in theirs for a in allowed)
 
 
 MANAGED_FOR_EVERY_FUNCTION = {
