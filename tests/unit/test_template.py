@@ -2,6 +2,7 @@
 
 import fnmatch
 import json
+from collections.abc import Iterator
 
 import pytest
 
@@ -408,34 +409,70 @@ def test_every_role_names_this_stacks_resources_and_no_managed_policy_reads_othe
     SAM's transform, each role has only the managed policies of every Lambda function (logs,
     traces), and "*" only for account-wide actions; the tasks pull from TaskImageRepository
     alone, and from none for a public image."""
+    roles = transformed_roles({"TaskImageRepository": repository}, monkeypatch)
+    assert {"WorkerRole", "EventsRole", "JobTaskExecutionRole"} <= set(roles)
+    pulls = []
+    for name, props in roles.items():
+        assert set(props.get("ManagedPolicyArns", [])) <= MANAGED_FOR_EVERY_FUNCTION, name
+        for acts, wanted in grants(props):
+            if "*" in wanted:
+                assert set(acts) <= ACCOUNT_WIDE, (name, acts)
+            pulls += [r for r in wanted if ":ecr:" in str(r)]
+    expected = f"arn:aws:ecr:eu-west-1:123456789012:repository/{repository}"
+    assert pulls == ([expected] if repository else [])
+
+
+@pytest.mark.parametrize(("job_type", "buckets"), [("tap", "survey-a,survey-b"), ("tap", ""),
+                                                   ("demo", "survey-a")])  # fmt: skip
+def test_the_query_roles_read_the_buckets_catalogue_buckets_names_and_no_other(
+    job_type, buckets, monkeypatch
+):
+    """A TAP deployment's tables may be in other buckets (CatalogueBuckets): the roles of the
+    functions and the task that read the catalogue may read those buckets' objects and list
+    them, and no role reads them otherwise."""
+    parameters = {"JobType": job_type, "CatalogueBuckets": buckets}
+    found: dict[str, set[tuple[str, str]]] = {}
+    for name, props in transformed_roles(parameters, monkeypatch).items():
+        for acts, wanted in grants(props):
+            found.setdefault(name, set()).update(
+                (a, r) for a in acts for r in wanted if "survey" in str(r)
+            )
+    readers = {"WorkerRole", "TapSyncFunctionRole", "TapVosiFunctionRole", "JobTaskRole"}
+    named = buckets.split(",") if job_type == "tap" and buckets else []
+    expected = {("s3:GetObject", f"arn:aws:s3:::{b}/*") for b in named}
+    expected |= {("s3:ListBucket", f"arn:aws:s3:::{b}") for b in named}
+    wanted = dict.fromkeys(readers, expected) if named else {}
+    assert {k: v for k, v in found.items() if v} == wanted
+
+
+def transformed_roles(parameters: dict[str, str], monkeypatch) -> dict[str, dict]:
+    """Every IAM role's properties after SAM's transform, intrinsics resolved with these
+    parameters (resources' names and attributes as ``<Name.Attribute>``)."""
     from local.check_transform import transformed
     from local.iam import sam_template
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")  # SAM's transform wants one
-    parameters = {"TaskImageRepository": repository}
-    resources = transformed(sam_template(), "anonymous", parameters)["Resources"]
+    auth = parameters.get("AuthMode", "anonymous")
+    resources = transformed(sam_template(), auth, parameters)["Resources"]
     refs = {**parameter_defaults(template_()), **parameters, "AWS::NoValue": None, "AWS::Partition": "aws",
             "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012", "AWS::StackName": "s"}  # fmt: skip
     when = conditions(template_(), refs)
-    roles = {k: v for k, v in resources.items() if v["Type"] == "AWS::IAM::Role"}
     attributes = ("", ".Arn", ".QueueName", ".StreamArn")
     names = {f"{k}{a}": f"<{k}{a}>" for k in resources for a in attributes}
-    assert {"WorkerRole", "EventsRole", "JobTaskExecutionRole"} <= set(roles)
-    pulls = []
-    for name, role in roles.items():
-        props = resolve(role["Properties"], {**refs, **names}, when)
-        assert set(props.get("ManagedPolicyArns", [])) <= MANAGED_FOR_EVERY_FUNCTION, name
-        for policy in props.get("Policies", []):
-            for statement in filter(None, policy["PolicyDocument"]["Statement"]):
-                acts = statement["Action"] if isinstance(statement["Action"], list) else [
-                    statement["Action"]]  # fmt: skip
-                wanted = statement["Resource"]
-                wanted = wanted if isinstance(wanted, list) else [wanted]
-                if "*" in wanted:
-                    assert set(acts) <= ACCOUNT_WIDE, (name, acts)
-                pulls += [r for r in wanted if ":ecr:" in str(r)]
-    expected = f"arn:aws:ecr:eu-west-1:123456789012:repository/{repository}"
-    assert pulls == ([expected] if repository else [])
+    return {
+        name: resolve(role["Properties"], {**refs, **names}, when)
+        for name, role in resources.items()
+        if role["Type"] == "AWS::IAM::Role"
+    }
+
+
+def grants(props: dict) -> Iterator[tuple[list[str], list[str]]]:
+    """Each statement of a role's inline policies: its actions and resources, as lists."""
+    for policy in props.get("Policies", []):
+        for statement in filter(None, policy["PolicyDocument"]["Statement"]):
+            acts, wanted = statement["Action"], statement["Resource"]
+            yield (acts if isinstance(acts, list) else [acts],
+                   wanted if isinstance(wanted, list) else [wanted])  # fmt: skip
 
 
 def template_():

@@ -101,8 +101,10 @@ class QueryEngine:
         workdir: Path,
         memory_mb: int | None = None,
         spill_gib: int | None = None,
+        elsewhere: Sequence[str] = (),
     ) -> None:
         self.root = root.rstrip("/") + "/"
+        self.elsewhere = tuple(elsewhere)  # s3:// prefixes of other buckets (tap.locations)
         self.read_text = read_text
         self._s3_access = s3_access
         self.workdir = workdir
@@ -111,6 +113,11 @@ class QueryEngine:
         self._lock = threading.Lock()
         self._db: duckdb.DuckDBPyConnection | None = None
         self._catalogue: Catalogue | None = None
+
+    @property
+    def _reads_s3(self) -> bool:
+        """Whether DuckDB reads S3 (with the function's keys, for every bucket it may read)."""
+        return self.root.startswith("s3://") or bool(self.elsewhere)
 
     @property
     def catalogue(self) -> Catalogue:
@@ -130,20 +137,20 @@ class QueryEngine:
         db = duckdb.connect(config={"autoinstall_known_extensions": False,
                                     "autoload_known_extensions": False})  # fmt: skip
         db.execute(f"LOAD {sql_literal(httpfs_extension())}")
-        if self.root.startswith("s3://"):
+        if self._reads_s3:
             db.execute(_s3_secret(self._s3_access()))
         try:
             document = yaml.safe_load(self.read_text(self.root + CATALOGUE_FILE))
         except yaml.YAMLError as error:
             raise MetadataError(f"{CATALOGUE_FILE} is not YAML: {error}") from None
-        self._catalogue = parse_catalogue(document, self.root, db)
+        self._catalogue = parse_catalogue(document, self.root, db, self.elsewhere)
         create_tap_schema(db, self._catalogue)
         db.execute(f"SET temp_directory = {sql_literal(str(self.workdir / 'spill'))}")
         if self._memory_mb:
             db.execute(f"SET memory_limit = '{int(self._memory_mb * MEMORY_SHARE)}MB'")
         if self._spill_gib:
             db.execute(f"SET max_temp_directory_size = '{int(self._spill_gib)}GiB'")
-        allowed = [self.root, str(self.workdir) + "/"]
+        allowed = [self.root, *self.elsewhere, str(self.workdir) + "/"]
         db.execute(f"SET allowed_directories = [{', '.join(map(sql_literal, allowed))}]")
         db.execute("SET enable_external_access = false")
         db.execute("SET lock_configuration = true")
@@ -165,7 +172,7 @@ class QueryEngine:
         cursor = db.cursor()
         upload_schema = f"upload_{uuid.uuid4().hex}"
         try:
-            if self.root.startswith("s3://"):
+            if self._reads_s3:
                 cursor.execute(_s3_secret(self._s3_access()))  # keys as fresh as the function's
             upload_tables, upload_columns = self._load_uploads(cursor, upload_schema, uploads)
             translation = self._translate(query, upload_tables)

@@ -18,6 +18,7 @@ from uws.worker import JobContext, JobFailed
 
 from .engine import QueryEngine
 from .fetch import fetch_upload
+from .locations import bucket_prefixes
 from .request import Limits, TapError, TapQuery, parse_tap_query
 
 WORKDIR = Path(os.environ.get("TAP_WORKDIR", "/tmp/tap"))  # Lambda's writable disk
@@ -46,6 +47,7 @@ def engine() -> QueryEngine:
         os.environ["TAP_CATALOGUE"], _read_text, aws.s3_access, WORKDIR,
         memory_mb=int(memory) if memory else None,
         spill_gib=int(int(disk) * SPILL_SHARE) if disk else None,
+        elsewhere=bucket_prefixes(os.environ.get("TAP_CATALOGUE_BUCKETS", "")),
     )  # fmt: skip
 
 
