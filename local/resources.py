@@ -105,10 +105,12 @@ def _create_container_runner(
     """The layer (published as SAM would), the tasks' network when the template makes its
     own (the subnets and security group RunTask names; routes and endpoints only carry
     traffic, which here stays on this machine), the ECS cluster and the task definition."""
-    layer = template["Resources"]["UwsLayer"]  # what a container task loads (uws.task)
-    layer_name = resolve(layer["Properties"]["LayerName"], refs)
-    refs["UwsLayer"] = publish_layer(prefix, region, layer_name)
     when = conditions(template, refs)
+    for name, package in LAYER_PACKAGES.items():  # what a container task loads (uws.task)
+        layer = template["Resources"][name]
+        if when.get(layer.get("Condition", ""), True):
+            layer_name = resolve(layer["Properties"]["LayerName"], refs)
+            refs[name] = publish_layer(prefix, region, layer_name, package)
     ec2 = _client("ec2", region)
     for name, resource in resources_of_type(template, "AWS::EC2::VPC").items():
         if when.get(resource.get("Condition", ""), True):
@@ -164,16 +166,19 @@ def _api_names(value: Any) -> Any:
 
 
 LAYER_BUCKET = "uws-local-layers"  # where the layer's zip goes, as SAM's artifacts bucket
+# Each layer a container task loads, and our package in it (the engine layer holds DuckDB and
+# sqlglot alone, which a local task's process finds in the venv).
+LAYER_PACKAGES = {"UwsLayer": "uws/uws", "TapLayer": "tap/tap", "TapEngineLayer": None}
 
 
-def publish_layer(prefix: str, region: str, name: str) -> str:
-    """Publish the uws package as a new version of the layer ``name``; its ARN. Here the
-    layer holds the package only: a task's process finds the packages the layer would bring
-    in the venv."""
+def publish_layer(prefix: str, region: str, name: str, package: str | None) -> str:
+    """Publish ``package`` (under layers/) as a new version of the layer ``name``; its ARN.
+    Here a layer holds our package only: a task's process finds the packages the layer would
+    bring in the venv."""
     s3 = _client("s3", region)
     s3.create_bucket(Bucket=LAYER_BUCKET)
-    key = f"{prefix}/uws-layer.zip"
-    s3.put_object(Bucket=LAYER_BUCKET, Key=key, Body=_layer_zip())
+    key = f"{prefix}/{name}.zip"
+    s3.put_object(Bucket=LAYER_BUCKET, Key=key, Body=_layer_zip(package))
     published = _client("lambda", region).publish_layer_version(
         LayerName=name, Content={"S3Bucket": LAYER_BUCKET, "S3Key": key},
         CompatibleRuntimes=["python3.12"],
@@ -182,12 +187,14 @@ def publish_layer(prefix: str, region: str, name: str) -> str:
 
 
 @cache
-def _layer_zip() -> bytes:
-    """layers/uws/uws as a layer zip lays it out (python/uws/…), made once per process."""
-    source = ROOT / "layers" / "uws"
+def _layer_zip(package: str | None) -> bytes:
+    """layers/``package`` (``uws/uws``) as a layer zip lays it out (python/uws/…), made once
+    per process; None: an empty zip."""
     buffer = io.BytesIO()
+    files = [] if package is None else sorted((ROOT / "layers" / package).rglob("*"))
+    source = (ROOT / "layers" / str(package)).parent
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted((source / "uws").rglob("*")):
+        for path in files:
             if path.is_file() and "__pycache__" not in path.parts:
                 archive.write(path, f"python/{path.relative_to(source)}")
     return buffer.getvalue()

@@ -71,7 +71,7 @@ def conditions(template: dict[str, Any], refs: dict[str, str]) -> dict[str, bool
 
 def resolve(value: Any, refs: dict[str, str], when: dict[str, bool] | None = None) -> Any:
     """Resolve the intrinsics the template uses outside resources: Ref, GetAtt, Sub, Join,
-    Select, GetAZs, and If (given the conditions' values in ``when``). A CommaDelimitedList
+    Split, Select, GetAZs, and If (given the conditions' values in ``when``). A CommaDelimitedList
     parameter's Ref is its text, commas and all."""
     if isinstance(value, dict) and len(value) == 1:
         ((key, arg),) = value.items()
@@ -84,8 +84,12 @@ def resolve(value: Any, refs: dict[str, str], when: dict[str, bool] | None = Non
             return refs[".".join(arg)]
         if key == "Fn::Join":
             separator, items = arg
-            items = resolve(items, refs, when)
-            return separator.join(str(i) for i in (items if isinstance(items, list) else [items]))
+            items = resolve(items, refs, when)  # a list parameter's Ref: its text
+            return separator.join(str(i) for i in (items if isinstance(items, list) else
+                                                   str(items).split(",")))  # fmt: skip
+        if key == "Fn::Split":
+            separator, text = arg
+            return str(resolve(text, refs, when)).split(separator)
         if key == "Fn::Select":
             index, items = arg
             return resolve(items, refs, when)[int(index)]

@@ -17,6 +17,7 @@ def test_the_graph_is_uws_s_with_held():
         (Phase.PENDING, Phase.HELD),
         (Phase.QUEUED, Phase.PENDING),
         (Phase.QUEUED, Phase.EXECUTING),
+        (Phase.QUEUED, Phase.QUEUED),  # the worker hands the job to the container runner
         (Phase.EXECUTING, Phase.COMPLETED),
         (Phase.EXECUTING, Phase.ERROR), (Phase.QUEUED, Phase.ERROR),
         *((p, Phase.ABORTED) for p in (Phase.PENDING, Phase.HELD, Phase.QUEUED, Phase.EXECUTING)),

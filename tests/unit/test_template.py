@@ -2,6 +2,7 @@
 
 import fnmatch
 import json
+from collections.abc import Iterator
 
 import pytest
 
@@ -350,28 +351,44 @@ def test_no_fargate_spot_for_arm64_tasks(template):
     assert "FARGATE_SPOT" not in json.dumps(template)
 
 
-def test_tasks_may_load_every_version_of_this_stacks_layer_and_no_other(template):
+@pytest.mark.parametrize("job_type", ["demo", "tap"])
+def test_tasks_may_load_every_version_of_this_stacks_layers_and_no_other(template, job_type):
     """CloudFormation changes the task role before the functions: a role naming one layer
     version fails the tasks the old functions started (AccessDenied on GetLayerVersion). A
-    layer's name is the region's: it carries the stack's name, and old versions are kept."""
-    layer = template["Resources"]["UwsLayer"]["Properties"]
-    assert layer["RetentionPolicy"] == "Retain"
+    layer's name is the region's: it carries the stack's name, and old versions are kept. A
+    TAP deployment's tasks load the tap and engine layers too, in the worker's order."""
+    names = ["UwsLayer", "TapLayer", "TapEngineLayer"] if job_type == "tap" else ["UwsLayer"]
+    for name in names:
+        assert template["Resources"][name]["Properties"]["RetentionPolicy"] == "Retain"
     task_role = template["Resources"]["JobTaskRole"]["Properties"]["Policies"]
     (grant,) = [s for p in task_role for s in p["PolicyDocument"]["Statement"]
-                if s["Action"] == "lambda:GetLayerVersion"]  # fmt: skip
+                if s.get("Action") == "lambda:GetLayerVersion"]  # fmt: skip
+    (definition,) = resources_of_type(template, "AWS::ECS::TaskDefinition").values()
+    environment = definition["Properties"]["ContainerDefinitions"][0]["Environment"]
+    (loaded,) = [e["Value"] for e in environment if e["Name"] == "UWS_LAYER_ARNS"]
 
-    def arns(stack: str) -> tuple[str, str]:
-        refs = {"AWS::StackName": stack, "AWS::Partition": "aws", "AWS::Region": "eu-west-1",
-                "AWS::AccountId": "123456789012"}  # fmt: skip
-        name = resolve(layer["LayerName"], refs)
-        return f"arn:aws:lambda:eu-west-1:123456789012:layer:{name}", resolve(
-            grant["Resource"], refs
-        )
+    def arns(stack: str) -> tuple[list[str], list[str], str]:
+        refs = {
+            **parameter_defaults(template),
+            "AWS::StackName": stack,
+            "AWS::Partition": "aws",
+            "AWS::Region": "eu-west-1",
+            "AWS::AccountId": "123456789012",
+            "JobType": job_type,
+        }
+        when = conditions(template, refs)
+        layers = [f"arn:aws:lambda:eu-west-1:123456789012:layer:"
+                  f"{resolve(template['Resources'][n]['Properties']['LayerName'], refs)}"
+                  for n in names]  # fmt: skip
+        refs.update({n: f"{arn}:7" for n, arn in zip(names, layers, strict=True)})
+        return layers, resolve(grant["Resource"], refs, when), resolve(loaded, refs, when)
 
-    (ours, allowed), (theirs, _) = arns("uws-a"), arns("uws-b")
-    assert ours != theirs
-    assert all(fnmatch.fnmatchcase(f"{ours}:{n}", allowed) for n in (1, 2, 17))
-    assert not fnmatch.fnmatchcase(f"{theirs}:1", allowed)
+    (ours, allowed, order), (theirs, _, _) = arns("uws-a"), arns("uws-b")
+    assert order == ",".join(f"{arn}:7" for arn in ours)  # the worker's order
+    for layer in ours:
+        assert all(any(fnmatch.fnmatchcase(f"{layer}:{n}", a) for a in allowed) for n in (1, 17))
+    assert len(allowed) == len(names)
+    assert not any(fnmatch.fnmatchcase(f"{layer}:1", a) for layer in theirs for a in allowed)
 
 
 MANAGED_FOR_EVERY_FUNCTION = {
@@ -392,34 +409,70 @@ def test_every_role_names_this_stacks_resources_and_no_managed_policy_reads_othe
     SAM's transform, each role has only the managed policies of every Lambda function (logs,
     traces), and "*" only for account-wide actions; the tasks pull from TaskImageRepository
     alone, and from none for a public image."""
+    roles = transformed_roles({"TaskImageRepository": repository}, monkeypatch)
+    assert {"WorkerRole", "EventsRole", "JobTaskExecutionRole"} <= set(roles)
+    pulls = []
+    for name, props in roles.items():
+        assert set(props.get("ManagedPolicyArns", [])) <= MANAGED_FOR_EVERY_FUNCTION, name
+        for acts, wanted in grants(props):
+            if "*" in wanted:
+                assert set(acts) <= ACCOUNT_WIDE, (name, acts)
+            pulls += [r for r in wanted if ":ecr:" in str(r)]
+    expected = f"arn:aws:ecr:eu-west-1:123456789012:repository/{repository}"
+    assert pulls == ([expected] if repository else [])
+
+
+@pytest.mark.parametrize(("job_type", "buckets"), [("tap", "survey-a,survey-b"), ("tap", ""),
+                                                   ("demo", "survey-a")])  # fmt: skip
+def test_the_query_roles_read_the_buckets_catalogue_buckets_names_and_no_other(
+    job_type, buckets, monkeypatch
+):
+    """A TAP deployment's tables may be in other buckets (CatalogueBuckets): the roles of the
+    functions and the task that read the catalogue may read those buckets' objects and list
+    them, and no role reads them otherwise."""
+    parameters = {"JobType": job_type, "CatalogueBuckets": buckets}
+    found: dict[str, set[tuple[str, str]]] = {}
+    for name, props in transformed_roles(parameters, monkeypatch).items():
+        for acts, wanted in grants(props):
+            found.setdefault(name, set()).update(
+                (a, r) for a in acts for r in wanted if "survey" in str(r)
+            )
+    readers = {"WorkerRole", "TapSyncFunctionRole", "TapVosiFunctionRole", "JobTaskRole"}
+    named = buckets.split(",") if job_type == "tap" and buckets else []
+    expected = {("s3:GetObject", f"arn:aws:s3:::{b}/*") for b in named}
+    expected |= {("s3:ListBucket", f"arn:aws:s3:::{b}") for b in named}
+    wanted = dict.fromkeys(readers, expected) if named else {}
+    assert {k: v for k, v in found.items() if v} == wanted
+
+
+def transformed_roles(parameters: dict[str, str], monkeypatch) -> dict[str, dict]:
+    """Every IAM role's properties after SAM's transform, intrinsics resolved with these
+    parameters (resources' names and attributes as ``<Name.Attribute>``)."""
     from local.check_transform import transformed
     from local.iam import sam_template
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")  # SAM's transform wants one
-    parameters = {"TaskImageRepository": repository}
-    resources = transformed(sam_template(), "anonymous", parameters)["Resources"]
+    auth = parameters.get("AuthMode", "anonymous")
+    resources = transformed(sam_template(), auth, parameters)["Resources"]
     refs = {**parameter_defaults(template_()), **parameters, "AWS::NoValue": None, "AWS::Partition": "aws",
             "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012", "AWS::StackName": "s"}  # fmt: skip
     when = conditions(template_(), refs)
-    roles = {k: v for k, v in resources.items() if v["Type"] == "AWS::IAM::Role"}
     attributes = ("", ".Arn", ".QueueName", ".StreamArn")
     names = {f"{k}{a}": f"<{k}{a}>" for k in resources for a in attributes}
-    assert {"WorkerRole", "EventsRole", "JobTaskExecutionRole"} <= set(roles)
-    pulls = []
-    for name, role in roles.items():
-        props = resolve(role["Properties"], {**refs, **names}, when)
-        assert set(props.get("ManagedPolicyArns", [])) <= MANAGED_FOR_EVERY_FUNCTION, name
-        for policy in props.get("Policies", []):
-            for statement in filter(None, policy["PolicyDocument"]["Statement"]):
-                acts = statement["Action"] if isinstance(statement["Action"], list) else [
-                    statement["Action"]]  # fmt: skip
-                wanted = statement["Resource"]
-                wanted = wanted if isinstance(wanted, list) else [wanted]
-                if "*" in wanted:
-                    assert set(acts) <= ACCOUNT_WIDE, (name, acts)
-                pulls += [r for r in wanted if ":ecr:" in str(r)]
-    expected = f"arn:aws:ecr:eu-west-1:123456789012:repository/{repository}"
-    assert pulls == ([expected] if repository else [])
+    return {
+        name: resolve(role["Properties"], {**refs, **names}, when)
+        for name, role in resources.items()
+        if role["Type"] == "AWS::IAM::Role"
+    }
+
+
+def grants(props: dict) -> Iterator[tuple[list[str], list[str]]]:
+    """Each statement of a role's inline policies: its actions and resources, as lists."""
+    for policy in props.get("Policies", []):
+        for statement in filter(None, policy["PolicyDocument"]["Statement"]):
+            acts, wanted = statement["Action"], statement["Resource"]
+            yield (acts if isinstance(acts, list) else [acts],
+                   wanted if isinstance(wanted, list) else [wanted])  # fmt: skip
 
 
 def template_():

@@ -100,15 +100,24 @@ class QueryEngine:
         s3_access: Callable[[], Mapping[str, str | None]],
         workdir: Path,
         memory_mb: int | None = None,
+        spill_gib: int | None = None,
+        elsewhere: Sequence[str] = (),
     ) -> None:
         self.root = root.rstrip("/") + "/"
+        self.elsewhere = tuple(elsewhere)  # s3:// prefixes of other buckets (tap.locations)
         self.read_text = read_text
         self._s3_access = s3_access
         self.workdir = workdir
         self._memory_mb = memory_mb
+        self._spill_gib = spill_gib  # at most this much spilled (a container task's disk)
         self._lock = threading.Lock()
         self._db: duckdb.DuckDBPyConnection | None = None
         self._catalogue: Catalogue | None = None
+
+    @property
+    def _reads_s3(self) -> bool:
+        """Whether DuckDB reads S3 (with the function's keys, for every bucket it may read)."""
+        return self.root.startswith("s3://") or bool(self.elsewhere)
 
     @property
     def catalogue(self) -> Catalogue:
@@ -128,18 +137,20 @@ class QueryEngine:
         db = duckdb.connect(config={"autoinstall_known_extensions": False,
                                     "autoload_known_extensions": False})  # fmt: skip
         db.execute(f"LOAD {sql_literal(httpfs_extension())}")
-        if self.root.startswith("s3://"):
+        if self._reads_s3:
             db.execute(_s3_secret(self._s3_access()))
         try:
             document = yaml.safe_load(self.read_text(self.root + CATALOGUE_FILE))
         except yaml.YAMLError as error:
             raise MetadataError(f"{CATALOGUE_FILE} is not YAML: {error}") from None
-        self._catalogue = parse_catalogue(document, self.root, db)
+        self._catalogue = parse_catalogue(document, self.root, db, self.elsewhere)
         create_tap_schema(db, self._catalogue)
         db.execute(f"SET temp_directory = {sql_literal(str(self.workdir / 'spill'))}")
         if self._memory_mb:
             db.execute(f"SET memory_limit = '{int(self._memory_mb * MEMORY_SHARE)}MB'")
-        allowed = [self.root, str(self.workdir) + "/"]
+        if self._spill_gib:
+            db.execute(f"SET max_temp_directory_size = '{int(self._spill_gib)}GiB'")
+        allowed = [self.root, *self.elsewhere, str(self.workdir) + "/"]
         db.execute(f"SET allowed_directories = [{', '.join(map(sql_literal, allowed))}]")
         db.execute("SET enable_external_access = false")
         db.execute("SET lock_configuration = true")
@@ -161,13 +172,10 @@ class QueryEngine:
         cursor = db.cursor()
         upload_schema = f"upload_{uuid.uuid4().hex}"
         try:
-            if self.root.startswith("s3://"):
+            if self._reads_s3:
                 cursor.execute(_s3_secret(self._s3_access()))  # keys as fresh as the function's
             upload_tables, upload_columns = self._load_uploads(cursor, upload_schema, uploads)
-            try:
-                translation = translate(query.query, self._resolver(upload_tables))
-            except AdqlError as error:
-                raise TapError(str(error)) from None
+            translation = self._translate(query, upload_tables)
             full_scans = self.full_scans(translation)
             if full_scans and on_full_scan is not None:
                 on_full_scan(full_scans)
@@ -190,17 +198,28 @@ class QueryEngine:
                 cursor.execute(f"DROP SCHEMA IF EXISTS {quote_identifier(upload_schema)} CASCADE")
             cursor.close()
 
+    def full_scans_of(self, query: TapQuery, uploads: Mapping[str, bytes]) -> tuple[str, ...]:
+        """The big tables ``query`` would read whole, from its translation alone (nothing
+        loaded, nothing run): what the worker asks before it runs a query
+        (tap.service.needs_container). TapError for a query that cannot run."""
+        tables = {}
+        for name, document in uploads.items():
+            columns = tuple(c.name for c in _upload(name, document).columns)
+            tables[name] = ResolvedTable("TAP_UPLOAD", name, quote_identifier(name), columns)
+        return self.full_scans(self._translate(query, tables))
+
+    def _translate(self, query: TapQuery, uploads: Mapping[str, ResolvedTable]) -> Translation:
+        try:
+            return translate(query.query, self._resolver(uploads))
+        except AdqlError as error:
+            raise TapError(str(error)) from None
+
     def _load_uploads(
         self, cursor: duckdb.DuckDBPyConnection, schema: str, uploads: Mapping[str, bytes]
     ) -> tuple[dict[str, ResolvedTable], UploadColumns]:
         tables, columns = {}, {}
         for name, document in uploads.items():
-            try:
-                table = read_votable(document)
-            except VOTableError as error:
-                raise TapError(
-                    f"The upload {name} is not a VOTable this service reads: {error}."
-                ) from None
+            table = _upload(name, document)
             load_upload(cursor, name, table, schema=schema, directory=str(self.workdir))
             tables[name] = ResolvedTable(
                 "TAP_UPLOAD", name, f"{quote_identifier(schema)}.{quote_identifier(name)}",
@@ -273,6 +292,13 @@ class QueryEngine:
             return self.catalogue.table(f"{ref.schema}.{ref.table}").column(ref.column)
         except KeyError:
             return None
+
+
+def _upload(name: str, document: bytes) -> Any:
+    try:
+        return read_votable(document)
+    except VOTableError as error:
+        raise TapError(f"The upload {name} is not a VOTable this service reads: {error}.") from None
 
 
 @contextlib.contextmanager

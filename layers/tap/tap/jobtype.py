@@ -22,6 +22,12 @@ def run_query(ctx: Any) -> None:
     run(ctx)
 
 
+def needs_container(ctx: Any) -> dict[str, str] | None:
+    from .service import needs_container as needs  # the worker's, as run_query
+
+    return needs(ctx)
+
+
 def _error_document(message: str) -> tuple[str, str]:
     return error_document(message).decode("utf-8"), VOTABLE_MIME
 
@@ -42,6 +48,7 @@ TAP = register(
         "tap",
         description="An ADQL query (TAP 1.1): its result table is the job's result.",
         run=run_query,
+        needs_container=needs_container,  # a full scan of a big table (tap.service)
         parameters=TAP_PARAMETERS,
         files_by_any_name=True,
         keeps_unknown_parameters=True,

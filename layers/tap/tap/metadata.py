@@ -30,9 +30,12 @@ misspelt ``ucds`` would otherwise vanish). ``tap.tapschema`` turns the result in
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .locations import check, joined
 
 if TYPE_CHECKING:  # DuckDB and PyYAML load only where a catalogue is read: the query
     import duckdb  # functions (tap.votable's error document needs neither)
@@ -212,21 +215,13 @@ class Catalogue:
 
 
 def parquet_glob(root: str, location: str) -> str:
-    path = f"{root.rstrip('/')}/{location.strip('/')}"
+    path = joined(root, location)
     return path if path.endswith(".parquet") else f"{path}/**/*.parquet"
 
 
 _SCHEMA_KEYS = {"name", "description", "utype", "tables"}
-_TABLE_KEYS = {
-    "name",
-    "description",
-    "utype",
-    "location",
-    "format",
-    "big",
-    "columns",
-    "foreign_keys",
-}
+_TABLE_KEYS = {"name", "description", "utype", "location", "format", "big", "columns",
+               "foreign_keys"}  # fmt: skip
 BIG_ROWS = 10_000_000  # a HATS catalogue this large is big unless its entry says otherwise
 _COLUMN_KEYS = {
     "name",
@@ -262,9 +257,11 @@ def load_catalogue(
 
 
 def parse_catalogue(
-    document: Any, root: str, con: duckdb.DuckDBPyConnection | None = None
-) -> Catalogue:
-    """The catalogue from the metadata file's parsed YAML (see ``load_catalogue``)."""
+    document: Any, root: str, con: duckdb.DuckDBPyConnection | None = None,
+    elsewhere: Sequence[str] = (),
+) -> Catalogue:  # fmt: skip
+    """The catalogue from the metadata file's parsed YAML (see ``load_catalogue``); tables may
+    be under ``root`` or the prefixes ``elsewhere`` (tap.locations)."""
     if not isinstance(document, dict) or not isinstance(document.get("schemas"), list):
         raise MetadataError("the metadata file must be a mapping with a list 'schemas'")
     _check_keys(document, {"schemas"}, "the metadata file")
@@ -276,7 +273,8 @@ def parse_catalogue(
         where = f"schema {_name(entry, 'a schema')}"
         _check_keys(entry, _SCHEMA_KEYS, where)
         tables = [
-            _load_table(table, entry["name"], root, con) for table in _list(entry, "tables", where)
+            _load_table(table, entry["name"], root, con, elsewhere)
+            for table in _list(entry, "tables", where)
         ]
         schemas.append(Schema(entry["name"], tables, entry.get("description"), entry.get("utype")))
     from .tapschema import tap_schema_schema  # it builds on this module's classes
@@ -287,18 +285,21 @@ def parse_catalogue(
     return catalogue
 
 
-def _load_table(entry: Any, schema: str, root: str, con: duckdb.DuckDBPyConnection) -> Table:
+def _load_table(
+    entry: Any, schema: str, root: str, con: duckdb.DuckDBPyConnection, elsewhere: Sequence[str]
+) -> Table:
     import duckdb
 
     name = f"{schema}.{_name(entry, f'a table of schema {schema}')}"
     _check_keys(entry, _TABLE_KEYS, f"table {name}")
     if not isinstance(entry.get("location"), str):
         raise MetadataError(f"table {name} has no location (a Parquet prefix under the root)")
+    check(name, entry["location"], root, elsewhere)
     hats = None
     if entry.get("format", "parquet") == "hats":
         from .hats import read_hats  # it builds on this module
 
-        hats = read_hats(con, f"{root.rstrip('/')}/{entry['location'].strip('/')}", name)
+        hats = read_hats(con, joined(root, entry["location"]), name)
         glob = hats.schema_source
     elif entry.get("format", "parquet") == "parquet":
         glob = parquet_glob(root, entry["location"])

@@ -18,9 +18,13 @@ from uws.worker import JobContext, JobFailed
 
 from .engine import QueryEngine
 from .fetch import fetch_upload
+from .locations import bucket_prefixes
 from .request import Limits, TapError, TapQuery, parse_tap_query
 
 WORKDIR = Path(os.environ.get("TAP_WORKDIR", "/tmp/tap"))  # Lambda's writable disk
+# A container task's ephemeral storage (TaskStorageGiB) also holds its image and the layers
+# it loads, and the result file: DuckDB spills into this share of it at most.
+SPILL_SHARE = 0.75
 
 
 def _read_text(url: str) -> str:
@@ -32,11 +36,18 @@ def _read_text(url: str) -> str:
 
 @functools.cache
 def engine() -> QueryEngine:
-    """This container's query engine (its DuckDB database and catalogue)."""
-    memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+    """This container's query engine (its DuckDB database and catalogue): within the Lambda
+    function's memory, or in a container task (uws.task) within the task's memory and disk
+    (TaskMemory, TaskStorageGiB, which its task definition names to it)."""
+    memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") or os.environ.get(
+        "TAP_TASK_MEMORY_MB"
+    )
+    disk = os.environ.get("TAP_TASK_STORAGE_GIB")
     return QueryEngine(
         os.environ["TAP_CATALOGUE"], _read_text, aws.s3_access, WORKDIR,
         memory_mb=int(memory) if memory else None,
+        spill_gib=int(int(disk) * SPILL_SHARE) if disk else None,
+        elsewhere=bucket_prefixes(os.environ.get("TAP_CATALOGUE_BUCKETS", "")),
     )  # fmt: skip
 
 
@@ -56,17 +67,31 @@ def uploads_of(
     return documents
 
 
+def needs_container(ctx: JobContext) -> dict[str, str] | None:
+    """The worker's question before it runs a ``tap`` job: a query that reads a big table
+    whole (a full scan) goes to the container runner, with more memory and disk than the
+    worker has and no 15-minute limit; anything else, or a query that cannot run (the run
+    says why), stays on the worker."""
+    limits = Limits.from_environment()
+    try:
+        query = parse_tap_query(ctx.parameters, limits)
+        scans = engine().full_scans_of(query, uploads_of(query, _parts(ctx), limits))
+    except TapError:
+        return None
+    return {"fullScan": ", ".join(scans), "runner": "container"} if scans else None
+
+
+def _parts(ctx: JobContext) -> Callable[[str], bytes | None]:
+    return lambda part: ctx.read_upload(part) if part in ctx.job.uploads else None
+
+
 def run_query(ctx: JobContext) -> None:
     """The ``tap`` job: the query's result is the job's ``result``; what cannot run ends the
     job in ERROR with a message naming the problem (and where in the query it is)."""
     limits = Limits.from_environment()
     try:
         query = parse_tap_query(ctx.parameters, limits)
-        uploads = uploads_of(
-            query,
-            lambda part: ctx.read_upload(part) if part in ctx.job.uploads else None,
-            limits,
-        )
+        uploads = uploads_of(query, _parts(ctx), limits)
         outcome = engine().run(query, uploads, check=ctx.check, on_full_scan=say_full_scan(ctx))
     except TapError as error:
         raise JobFailed(str(error)) from None
@@ -81,10 +106,12 @@ def run_query(ctx: JobContext) -> None:
 
 
 def say_full_scan(ctx: JobContext) -> Callable[[tuple[str, ...]], None]:
-    """The jobInfo entry of a query reading big tables whole (no cone, box or polygon on
-    their positions narrowed it): ``fullScan`` names them, while it runs and after."""
+    """The jobInfo entries of a query reading big tables whole (no cone, box or polygon on
+    their positions narrowed it): ``fullScan`` names them, ``runner`` says where it runs
+    (``container``: a container task; ``lambda``: the worker), while it runs and after."""
 
     def say(tables: tuple[str, ...]) -> None:
-        ctx.progress(fullScan=", ".join(tables))
+        where = "container" if ctx.in_container else "lambda"
+        ctx.progress(fullScan=", ".join(tables), runner=where)
 
     return say

@@ -121,6 +121,8 @@ class Job:
     version: int = 0
     holds_place: bool = False  # in its owner's quota of active jobs (docs/uws.md, Quotas)
     task_arn: str | None = None  # the container task running the job (docs/architecture.md)
+    # handed to the container runner by the worker, its type asking for it (uws.worker)
+    in_container: bool = False
 
     def is_destroyed(self, now: datetime.datetime) -> bool:
         """A job past its destruction time is gone, whether or not the reaper has run yet."""

@@ -13,7 +13,7 @@ import importlib
 import math
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +97,12 @@ class JobType:
     # Every job of this type runs in a container task (more memory, disk or time than the
     # Lambda worker has), whatever its execution duration; see uws.containers.
     container: bool = False
+    # Asked by the worker of a queued job before it runs it (the job's parameters and uploads
+    # through the JobContext it is given; no progress or results): jobInfo entries saying
+    # why this one needs a container task (more memory, disk or time than the Lambda worker
+    # has), or None to run it on the worker. The worker then hands it to the container runner
+    # (uws.worker); TAP's full scans of big tables go so (tap.jobtype).
+    needs_container: Callable[[Any], Mapping[str, str] | None] | None = None
     # Files may come in form fields of any name (a parameter names them: TAP's UPLOAD points
     # at "param:<field>"), not only for declared ``file`` parameters.
     files_by_any_name: bool = False

@@ -44,6 +44,9 @@ UNQUEUE = Transition(frozenset({Phase.QUEUED}), Phase.PENDING)
 """The runner (the worker's queue, ECS) refused the job at RUN: back to where it was."""
 START = Transition(frozenset({Phase.QUEUED}), Phase.EXECUTING)
 """A worker or a container task takes the job up."""
+TO_CONTAINER = Transition(frozenset({Phase.QUEUED}), Phase.QUEUED)
+"""The worker hands a queued job to the container runner (its type said it needs one): still
+QUEUED, now for a container task to take up."""
 COMPLETE = Transition(frozenset({Phase.EXECUTING}), Phase.COMPLETED)
 FAIL = Transition(frozenset({Phase.EXECUTING}), Phase.ERROR)
 """The job type failed, or its container was stopped under it."""
@@ -53,7 +56,7 @@ ABORT = Transition(frozenset({Phase.PENDING, Phase.HELD, Phase.QUEUED, Phase.EXE
                    Phase.ABORTED)  # fmt: skip
 """ABORT by the client; a running job sees it at its next check."""
 
-ALL_TRANSITIONS = (QUEUE, HOLD, UNQUEUE, START, COMPLETE, FAIL, END_LOST, ABORT)
+ALL_TRANSITIONS = (QUEUE, HOLD, UNQUEUE, START, TO_CONTAINER, COMPLETE, FAIL, END_LOST, ABORT)
 
 FINAL = frozenset({Phase.COMPLETED, Phase.ERROR, Phase.ABORTED})
 """No transition leaves these: this service never archives a job (UWS allows that, not

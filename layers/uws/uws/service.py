@@ -83,8 +83,10 @@ class Service:
 
     def in_container(self, job: Job) -> bool:
         """Whether the job runs (or would run) as a container task rather than on the worker."""
-        return job.task_arn is not None or runs_in_container(
-            self.job_type_of(job), job.execution_duration
+        return (
+            job.task_arn is not None
+            or job.in_container
+            or runs_in_container(self.job_type_of(job), job.execution_duration)
         )
 
     def stop_task(self, job: Job, reason: str) -> None:

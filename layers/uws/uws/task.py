@@ -68,7 +68,7 @@ def main() -> int:
     service = build_service()
     task_arn = own_task_arn()
     try:
-        phase = execute_job(job_id, service, duration, task_arn)
+        phase = execute_job(job_id, service, duration, task_arn, in_container=True)
     except TaskStopped:
         logger.info("task stopped")
         return _end_stopped(job_id, service)

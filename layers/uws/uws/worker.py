@@ -107,6 +107,7 @@ class JobContext:
     results: list[Result] = field(default_factory=list)
     info_keys: set[str] = field(default_factory=set)
     until: float = field(default_factory=lambda: time.monotonic() + TASK_PATIENCE)  # persevering
+    in_container: bool = False  # run by a container task (uws.task), not the Lambda worker
     _last_check: float = field(default_factory=time.monotonic)  # marked EXECUTING just now
 
     @property
@@ -234,22 +235,26 @@ UNRECORDED = "The job ended, but its outcome was too large to record."
 def execute_job(
     job_id: str, service: Service, execution_duration: int | None = None,
     task_arn: str | None = None, seconds_left: Callable[[], float] | None = None,
+    in_container: bool = False,
 ) -> Phase | None:  # fmt: skip
-    """Run one queued job to its end; return its final phase, or None if it was not ours to run.
+    """Run one queued job to its end; return its final phase, or None if it was not ours to run
+    (or the worker handed it to the container runner: :func:`_handed_to_container`).
 
     ``execution_duration`` is the job's when it was queued (the message or the task names
     it): the job starts in one conditional write, without a read, unless the duration changed
-    meanwhile. ``task_arn``: the container task running it (uws.task), recorded in that write.
-    ``seconds_left``: what remains of the Lambda invocation, the run's patience with a busy
-    AWS (a container task has TASK_PATIENCE).
+    meanwhile. ``task_arn``: the container task running it (uws.task), recorded in that write;
+    ``in_container``: this is that task. ``seconds_left``: what remains of the Lambda
+    invocation, the run's patience with a busy AWS (a container task has TASK_PATIENCE).
     """
     now = service.clock()
     patience = TASK_PATIENCE if seconds_left is None else seconds_left() - LAMBDA_MARGIN
     until = time.monotonic() + patience
     try:
+        if not in_container and _handed_to_container(job_id, service, until):
+            return None
         job = persevering(
-            lambda: _start(job_id, service, now, execution_duration, task_arn), until,
-            "start", job_id,
+            lambda: _start(job_id, service, now, execution_duration, task_arn, in_container),
+            until, "start", job_id,
         )  # fmt: skip
     except NotFound:
         logger.info("job gone before it ran", extra={"job_id": job_id})
@@ -257,7 +262,7 @@ def execute_job(
     if job is None:
         return None
     deadline = now + datetime.timedelta(seconds=job.execution_duration)
-    context = JobContext(job, service, deadline, until=until)
+    context = JobContext(job, service, deadline, until=until, in_container=in_container)
     logger.info("job started", extra={"job_id": job_id, "job_type": job.job_type})
     try:
         service.job_type_of(job).run(context)  # type: ignore[misc]
@@ -276,11 +281,49 @@ def execute_job(
     return _finish(context, Phase.COMPLETED, None)
 
 
+def _handed_to_container(job_id: str, service: Service, until: float) -> bool:
+    """Whether the worker handed the job to the container runner instead of running it: its
+    type's ``needs_container`` (asked only when the deployment has that runner, after one
+    read of the job) said why, and a RunTask and a conditional write (still QUEUED, now the
+    container's: TO_CONTAINER) followed. A hook that fails, or an ECS that starts no task,
+    leaves the job to the worker, as it was before the hook existed."""
+    if service.new_job_type.needs_container is None or not service.tasks.available:
+        return False
+    now = service.clock()
+    job = persevering(lambda: service.store.load(job_id, SYSTEM, now), until, "read", job_id)
+    needs = service.job_type_of(job).needs_container
+    if job.phase != Phase.QUEUED or job.in_container or needs is None:
+        return job.in_container  # a redelivered message of a job handed over already
+    deadline = now + datetime.timedelta(seconds=job.execution_duration)
+    try:
+        why = needs(JobContext(job, service, deadline, until=until))
+    except Exception:
+        logger.exception("needs_container failed; the worker runs it", extra={"job_id": job_id})
+        return False
+    if not why:
+        return False
+    try:  # RunTask first: a failed write leaves a task that finds the job not QUEUED
+        service.tasks.start(job_id, job.execution_duration, job.version)
+    except ServiceUnavailable:
+        logger.warning("no container for the job; the worker runs it", extra={"job_id": job_id})
+        return False
+    try:
+        persevering(
+            lambda: service.store.mark_in_container(job_id, now, job.execution_duration, dict(why)),
+            until, "to container", job_id,
+        )  # fmt: skip
+    except StateConflict as conflict:  # aborted, or the task took it up already
+        logger.info("not handed over", extra={"job_id": job_id, "phase": conflict.job.phase})
+    logger.info("job handed to the container runner", extra={"job_id": job_id, "why": dict(why)})
+    return True
+
+
 def _start(
     job_id: str, service: Service, now: datetime.datetime, execution_duration: int | None,
-    task_arn: str | None,
+    task_arn: str | None, in_container: bool = False,
 ) -> Job | None:  # fmt: skip
-    """QUEUED → EXECUTING in one write; None if the job is not (or no longer) queued.
+    """QUEUED → EXECUTING in one write; None if the job is not (or no longer) queued, or is
+    the container runner's and this is not its task.
 
     A refused write hands back the job: still QUEUED means its execution duration changed
     since the RUN, so the write is tried again with the new one; EXECUTING since ``now``
@@ -291,12 +334,12 @@ def _start(
         execution_duration = store.load(job_id, SYSTEM, now).execution_duration
     for _ in range(5):
         try:
-            return store.mark_executing(job_id, now, execution_duration, task_arn)
+            return store.mark_executing(job_id, now, execution_duration, task_arn, in_container)
         except StateConflict as conflict:
             current = conflict.job
             if current.phase == Phase.EXECUTING and current.start_time == now:
                 return current
-            if current.phase != Phase.QUEUED:
+            if current.phase != Phase.QUEUED or (current.in_container and not in_container):
                 logger.info("not running", extra={"job_id": job_id, "phase": current.phase})
                 return None
             execution_duration = current.execution_duration

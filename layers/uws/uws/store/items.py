@@ -130,6 +130,7 @@ def job_from_item(raw: dict[str, Any]) -> Job:
         version=int(item.get("version", 0)),
         holds_place=bool(item.get("holdsPlace")),
         task_arn=item.get("taskArn"),
+        in_container=bool(item.get("inContainer")),
     )
 
 

@@ -38,6 +38,7 @@ from ..phases import (
     PARAMETERS_CHANGEABLE,
     QUEUE,
     START,
+    TO_CONTAINER,
     UNQUEUE,
     Phase,
     Transition,
@@ -71,6 +72,7 @@ from .writes import (
 _NO_DEADLINE = ("deadline", "deadlineShard")  # removed when a job leaves QUEUED/EXECUTING
 _NOT_HOLDING = Change(condition=f"attribute_not_exists({HOLDS_PLACE})")
 _HOLDING = Change(condition=f"attribute_exists({HOLDS_PLACE})", remove=(HOLDS_PLACE,))
+_NOT_IN_CONTAINER = Change(condition="attribute_not_exists(inContainer)")
 
 
 class QuotaReached(Exception):
@@ -271,12 +273,13 @@ class JobStore(JobIndexes, JobRemoval):
 
     def mark_executing(
         self, job_id: str, now: datetime.datetime, execution_duration: int,
-        task_arn: str | None = None,
+        task_arn: str | None = None, in_container: bool = False,
     ) -> Job:  # fmt: skip
         """QUEUED → EXECUTING, with the run's deadline (``now`` plus ``execution_duration``,
         which must still be the job's) in the deadline index, and the container task that
         runs it (if one does); a redelivered message, one for an aborted job, or a duration
-        changed meanwhile fails here (StateConflict)."""
+        changed meanwhile fails here (StateConflict), and so does the worker
+        (``in_container`` false) on a job it handed to the container runner."""
         deadline = now + datetime.timedelta(seconds=execution_duration)
         change = Change(
             set={"phase": START.target, "startTime": now, "deadline": deadline,
@@ -286,6 +289,26 @@ class JobStore(JobIndexes, JobRemoval):
         )  # fmt: skip
         if task_arn is not None:
             change.set["taskArn"] = task_arn
+        if not in_container:
+            change = _also(change, _NOT_IN_CONTAINER)
+        return self._update(job_id, SYSTEM, now, change)
+
+    def mark_in_container(
+        self, job_id: str, now: datetime.datetime, execution_duration: int, info: dict[str, str]
+    ) -> Job:
+        """QUEUED, still, but the container runner's now: the worker started a task for the
+        job (its type asked for one) and records it, with ``info`` (why) as the jobInfo, so
+        that ABORT and DELETE stop that task and a redelivered message does not run the job
+        on the worker too. Fails (StateConflict) for a job no longer queued, already handed
+        over, or whose execution duration changed."""
+        change = _also(
+            Change(
+                set={"inContainer": True, "jobInfo": info}, phases=TO_CONTAINER.sources,
+                condition="#duration = :duration", names={"#duration": "executionDuration"},
+                values={":duration": execution_duration},
+            ),
+            _NOT_IN_CONTAINER,
+        )  # fmt: skip
         return self._update(job_id, SYSTEM, now, change)
 
     def record_progress(self, job_id: str, now: datetime.datetime, info: dict[str, str]) -> None:
