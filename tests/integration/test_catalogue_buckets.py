@@ -93,8 +93,13 @@ def test_a_table_in_a_bucket_not_named_is_refused_saying_how_to_admit_it(s3, tmp
         f"{OTHER}, which this service does not read: name the bucket in the template's "
         "CatalogueBuckets"
     )
-    for sneaky in (f"s3://{SURVEY}/../{OTHER}/hips/", f"https://{OTHER}.s3.amazonaws.com/x/"):
-        with pytest.raises(MetadataError, match="CatalogueBuckets"):
+    for sneaky, said in (
+        (f"s3://{SURVEY}/../{OTHER}/hips/", "may not climb"),
+        ("../elsewhere/", "may not climb"),  # out of the root on disk
+        (f"s3://{SURVEY[:-2]}/hips/", "CatalogueBuckets"),  # a bucket named like a shorter one
+        (f"https://{OTHER}.s3.amazonaws.com/x/", "CatalogueBuckets"),
+    ):
+        with pytest.raises(MetadataError, match=said):
             engine(s3, tmp_path / "s", sneaky, SURVEY).catalogue  # noqa: B018
 
 

@@ -137,3 +137,36 @@ def test_without_a_container_runner_a_full_scan_runs_on_the_worker_and_says_so(t
     assert info(tap_api, job_id) == {"rows": "2", "queryStatus": "OVERFLOW", "runner": "lambda",
                                      "fullScan": "hipparcos.main_hats"}  # fmt: skip
     assert tasks(tap_api) == []
+
+
+def test_a_handed_over_job_may_be_given_more_than_the_workers_fifteen_minutes(tap_api):
+    """Queued on the worker's queue a job keeps at most what Lambda runs; once the worker has
+    handed it to the container runner, the client may give it the container's hours."""
+    reply = tap_api.request("POST", "/async", data={"QUERY": BRIGHTEST, "PHASE": "RUN"})
+    job_id = reply.location.rsplit("/", 1)[1]
+    tap_api.work()
+    assert tap_api.item(job_id)["inContainer"] == {"BOOL": True}
+    tap_api.request(
+        "POST", f"/async/{job_id}/executionduration", data={"EXECUTIONDURATION": "7200"}
+    )
+    assert text_of(tap_api.job(job_id), "uws:executionDuration") == "7200"
+
+
+def test_a_job_aborted_while_it_is_handed_over_has_its_task_stopped(tap_api, monkeypatch):
+    """ABORT between the worker's RunTask and its handover write finds neither inContainer nor
+    a task ARN, so it stops nothing: the worker, refused, stops the task it started."""
+    from uws.store import jobstore
+
+    original = jobstore.JobStore.mark_in_container
+
+    def aborted_first(store, job_id, *args, **kwargs):
+        tap_api.request("POST", f"/async/{job_id}/phase", data={"PHASE": "ABORT"})
+        return original(store, job_id, *args, **kwargs)
+
+    monkeypatch.setattr(jobstore.JobStore, "mark_in_container", aborted_first)
+    reply = tap_api.request("POST", "/async", data={"QUERY": BRIGHTEST, "PHASE": "RUN"})
+    job_id = reply.location.rsplit("/", 1)[1]
+    tap_api.work()
+    assert text_of(tap_api.job(job_id), "uws:phase") == "ABORTED"
+    (stopped,) = tasks(tap_api, startedBy=job_id)
+    assert stopped["desiredStatus"] == "STOPPED"

@@ -481,20 +481,29 @@ def template_():
 
 def fargate_pairs_the_rules_take(template, cpu: str, memory: str) -> bool:
     """Whether the template's Rules let a deploy with TaskCpu ``cpu`` and TaskMemory
-    ``memory`` go ahead (CloudFormation evaluates each rule whose condition holds)."""
-    refs = {**parameter_defaults(template), "TaskCpu": cpu, "TaskMemory": memory}
+    ``memory`` go ahead."""
+    return the_rules_take(template, TaskCpu=cpu, TaskMemory=memory)
+
+
+def the_rules_take(template, **parameters: str) -> bool:
+    """Whether the template's Rules let a deploy with these parameters go ahead
+    (CloudFormation evaluates each rule whose condition holds)."""
+    refs = {**parameter_defaults(template), **parameters}
+    lists = {k for k, v in template["Parameters"].items() if v["Type"] == "CommaDelimitedList"}
 
     def value(spec):
         if isinstance(spec, dict) and len(spec) == 1:
             ((key, arg),) = spec.items()
             if key == "Ref":
-                return refs[arg]
+                return refs[arg].split(",") if arg in lists else refs[arg]
             if key == "Fn::Equals":
                 return value(arg[0]) == value(arg[1])
             if key == "Fn::Not":
                 return not value(arg[0])
             if key == "Fn::Contains":
-                return value(arg[1]) in [value(a) for a in arg[0]]
+                listed = value(arg[0])
+                return value(arg[1]) in (listed if isinstance(listed, list) else
+                                         [value(a) for a in arg[0]])  # fmt: skip
         return spec
 
     return all(
@@ -515,6 +524,14 @@ def test_the_deploy_refuses_cpu_and_memory_fargate_would_not_run(template):
         for memory in range(512, 122881 + 1024, 512):
             taken = fargate_pairs_the_rules_take(template, cpu, str(memory))
             assert taken == fargate_takes(int(cpu), memory), (cpu, memory)
+
+
+def test_the_catalogues_own_bucket_is_not_one_of_the_other_buckets(template):
+    """Naming it in CatalogueBuckets would let the functions read all of it, not only the
+    catalogue's prefix: the deploy refuses."""
+    assert the_rules_take(template, CatalogueBucket="cat", CatalogueBuckets="survey,gaia")
+    assert the_rules_take(template, CatalogueBucket="", CatalogueBuckets="survey")
+    assert not the_rules_take(template, CatalogueBucket="cat", CatalogueBuckets="survey,cat")
 
 
 def test_api_gateways_413_is_the_functions_own_sentence(template):

@@ -28,10 +28,12 @@ def check(table: str, location: str, root: str, elsewhere: Sequence[str]) -> Non
     admit it. A location without a scheme is the root's (as :func:`joined` makes it)."""
     from .metadata import MetadataError  # which builds on this module
 
+    if ".." in location.split("/"):
+        raise MetadataError(f"table {table} is at {location}: a location may not climb with '..'")
     if "://" not in location:
         return
     path = joined(root, location) + "/"
-    if location.startswith("s3://") and ".." not in path.split("/"):
+    if location.startswith("s3://"):
         if any(path.startswith(prefix) for prefix in (root, *elsewhere)):
             return
         bucket = location.removeprefix("s3://").split("/", 1)[0]

@@ -69,9 +69,10 @@ def uploads_of(
 
 def needs_container(ctx: JobContext) -> dict[str, str] | None:
     """The worker's question before it runs a ``tap`` job: a query that reads a big table
-    whole (a full scan) goes to the container runner, with more memory and disk than the
-    worker has and no 15-minute limit; anything else, or a query that cannot run (the run
-    says why), stays on the worker."""
+    whole (a full scan) goes to the container runner, whose DuckDB spills to the task's disk
+    (TaskStorageGiB) within TaskMemory, and whose job may then be given more than Lambda's
+    15 minutes; anything else, or a query that cannot run (the run says why), stays on the
+    worker."""
     limits = Limits.from_environment()
     try:
         query = parse_tap_query(ctx.parameters, limits)

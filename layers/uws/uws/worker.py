@@ -41,7 +41,7 @@ from .job import (
     Result,
     xml_safe,
 )
-from .phases import Phase
+from .phases import FINAL, Phase
 from .service import Service
 from .store import StateConflict
 from .telemetry import count, logger
@@ -309,11 +309,18 @@ def _handed_to_container(job_id: str, service: Service, until: float) -> bool:
         return False
     try:
         persevering(
-            lambda: service.store.mark_in_container(job_id, now, job.execution_duration, dict(why)),
+            lambda: service.store.mark_in_container(job_id, now, dict(why)),
             until, "to container", job_id,
         )  # fmt: skip
-    except StateConflict as conflict:  # aborted, or the task took it up already
+    except StateConflict as conflict:
+        if conflict.job.phase in FINAL:  # ABORT came first, and found no task to stop: stop it
+            service.tasks.stop(conflict.job, "The job ended before its container took it up.")
+        # else the task has taken it up already
         logger.info("not handed over", extra={"job_id": job_id, "phase": conflict.job.phase})
+        return True
+    except NotFound:  # deleted meanwhile; DELETE found no task to stop either
+        service.tasks.stop(job, "The job was deleted before its container took it up.")
+        return True
     logger.info("job handed to the container runner", extra={"job_id": job_id, "why": dict(why)})
     return True
 

@@ -220,18 +220,19 @@ class JobStore(JobIndexes, JobRemoval):
         self, job_id: str, caller: Caller, now: datetime.datetime, seconds: int,
         queued_limit: int | None = None,
     ) -> Job:  # fmt: skip
-        """Set the execution duration; with ``queued_limit``, a QUEUED job gets at most that
-        (its runner was chosen when it was queued)."""
+        """Set the execution duration; with ``queued_limit``, a QUEUED job on the worker's queue
+        gets at most that (its runner was chosen when it was queued); one the worker handed to
+        the container runner (``inContainer``) has no such limit."""
         change = Change(set={"executionDuration": seconds}, phases=EXECUTION_DURATION_CHANGEABLE)
         if queued_limit is None or seconds <= queued_limit:
             return self._update(job_id, caller, now, change)
-        change.condition = "#phase <> :queuedPhase"
+        change.condition = "#phase <> :queuedPhase OR attribute_exists(inContainer)"
         change.names = {"#phase": "phase"}
         change.values = {":queuedPhase": Phase.QUEUED}
         try:
             return self._update(job_id, caller, now, change)
         except StateConflict as conflict:
-            if conflict.job.phase != Phase.QUEUED:
+            if conflict.job.phase != Phase.QUEUED or conflict.job.in_container:
                 raise
         return self.set_execution_duration(job_id, caller, now, queued_limit)
 
@@ -293,22 +294,16 @@ class JobStore(JobIndexes, JobRemoval):
             change = _also(change, _NOT_IN_CONTAINER)
         return self._update(job_id, SYSTEM, now, change)
 
-    def mark_in_container(
-        self, job_id: str, now: datetime.datetime, execution_duration: int, info: dict[str, str]
-    ) -> Job:
+    def mark_in_container(self, job_id: str, now: datetime.datetime, info: dict[str, str]) -> Job:
         """QUEUED, still, but the container runner's now: the worker started a task for the
         job (its type asked for one) and records it, with ``info`` (why) as the jobInfo, so
         that ABORT and DELETE stop that task and a redelivered message does not run the job
-        on the worker too. Fails (StateConflict) for a job no longer queued, already handed
-        over, or whose execution duration changed."""
+        on the worker too. Fails (StateConflict) for a job no longer queued or already handed
+        over; a duration changed meanwhile is the task's to read (:meth:`mark_executing`)."""
         change = _also(
-            Change(
-                set={"inContainer": True, "jobInfo": info}, phases=TO_CONTAINER.sources,
-                condition="#duration = :duration", names={"#duration": "executionDuration"},
-                values={":duration": execution_duration},
-            ),
+            Change(set={"inContainer": True, "jobInfo": info}, phases=TO_CONTAINER.sources),
             _NOT_IN_CONTAINER,
-        )  # fmt: skip
+        )
         return self._update(job_id, SYSTEM, now, change)
 
     def record_progress(self, job_id: str, now: datetime.datetime, info: dict[str, str]) -> None:
