@@ -137,6 +137,12 @@ class QueryEngine:
             raise MetadataError(f"{CATALOGUE_FILE} is not YAML: {error}") from None
         self._catalogue = parse_catalogue(document, self.root, db)
         create_tap_schema(db, self._catalogue)
+        # A file's size and Parquet footer are kept for the container's life (the catalogue
+        # is read once per container anyway): a second query over a partition sends no HEAD
+        # and parses no footer again (the bytes themselves stay in DuckDB's external file
+        # cache while memory allows).
+        db.execute("SET enable_http_metadata_cache = true")
+        db.execute("SET parquet_metadata_cache = true")
         db.execute(f"SET temp_directory = {sql_literal(str(self.workdir / 'spill'))}")
         if self._memory_mb:
             db.execute(f"SET memory_limit = '{int(self._memory_mb * MEMORY_SHARE)}MB'")

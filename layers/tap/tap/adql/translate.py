@@ -6,10 +6,10 @@ result (TAP's OVERFLOW): the query's own TOP and OFFSET are kept apart from its 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import sqlglot
 from sqlglot import exp
 
 from .allow import check
@@ -62,14 +62,22 @@ def translate(
     top, offset = _take(tree, "limit"), _take(tree, "offset")
     tree = morph(tree, udfs, where)
     regions = _regions(tree, {alias.lower(): table for _, table, alias in names.replacements})
+    # Each table becomes a name no query can hold, replaced by its SQL once the query is
+    # written: sqlglot would parse a narrowed HATS read (its files, its index ranges) and
+    # write it again for nothing (a fifth of a cone's translation).
+    sources = {}
     for node, table, alias in names.replacements:
         wanted = regions.get(alias.lower(), [])
-        source = table.narrow(wanted) if table.narrow and wanted else table.sql
-        replacement = sqlglot.parse_one(f"SELECT * FROM {source}", read="duckdb").args["from_"].this
-        replacement.set("alias", exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
-        node.replace(replacement)
+        token = exp.to_identifier(f"table_{uuid.uuid4().hex}", quoted=True)
+        sources[token.sql(dialect="duckdb")] = (
+            table.narrow(wanted) if table.narrow and wanted else table.sql
+        )
+        alias_node = exp.TableAlias(this=exp.to_identifier(alias, quoted=True))
+        node.replace(exp.Table(this=token, alias=alias_node))
     used = {id(t): t for _, t, _ in names.replacements}
     body = tree.sql(dialect="duckdb")
+    for token, source in sources.items():
+        body = body.replace(token, source, 1)
     return Translation(body, tuple(outputs), tuple(used.values()), top, offset)
 
 
