@@ -162,8 +162,8 @@ class ConesRegion(Region):
     """Within ``radius`` of any of many positions (an uploaded table cross-matched): cones.
 
     Up to ``MAX_CONES`` positions are a cone each; more are first gathered on a grid (cells
-    about the radius wide, doubled until few enough) into one cone per cell holding its
-    positions, so a large upload costs one pass over its rows and a bounded descent. Each cell
+    about the radius wide, four times wider until few enough) into one cone per cell
+    holding its positions: a large upload costs a few passes and a bounded descent. Each cell
     of the descent hands its children only the cones that meet it."""
 
     MAX_CONES = 256
