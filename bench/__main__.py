@@ -125,6 +125,8 @@ def table(results: dict[str, Any]) -> str:
     for volume, month in money["per_month"].items():
         lines.append(f"  {int(volume):>12,} lifecycles: ${month['total']:>9,.2f}"
                      f"   (a DaCHS server: ${money['dachs_server_month']:,.2f})")  # fmt: skip
+    if "hats" in money:
+        lines += cost.hats_rows(money["hats"])
     lines += tap.rows(results)
     return "\n".join(lines)
 
@@ -163,6 +165,7 @@ def main() -> None:
             results[name] = step()
         print("running hats (HATS cones; builds its catalogues once, minutes) …", file=out)
         results["hats"] = hats_bench.run([100_000] if quick else [1_000_000, 10_000_000])
+        results["cost"]["hats"] = cost.hats(results["hats"])
         results["cold_start"]["median_ratio"] = sorted(
             r["ratio"] for r in results["cold_start"]["functions"].values()
         )[len(results["cold_start"]["functions"]) // 2]

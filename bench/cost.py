@@ -11,7 +11,9 @@ whole vCPU at 1,769 MB, proportionally less below), plus a typical in-region lat
 call (AWS_LATENCY below), rounded up to the millisecond as Lambda bills. Cold starts are billed
 too (Lambda bills the INIT phase since August 2025): the measured cold import, stretched alike,
 for at most one new environment per function every ten minutes. Prices are AWS's us-east-1 list prices without
-free tiers; the assumptions are printed with the table and in README.md.
+free tiers; the assumptions are printed with the table and in README.md. ``hats`` prices one
+1° cone and one full scan of the largest HATS catalogue bench/hats.py measured in the same run
+(its figures, not a run of its own: the catalogue takes minutes to build).
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ PRICES = {
     "dashboard_month": 3.00,
     "custom_metric_month": 0.30,  # the first 10,000 metrics
     "eventbridge_events_per_million": 1.00,  # custom events put on a bus (64 KB chunks)
+    "fargate_arm_vcpu_hour": 0.03238,  # AWS Fargate, Linux/ARM, per second, a minute at least
+    "fargate_arm_gb_hour": 0.00356,
 }
 CUSTOM_METRICS = 13  # the names telemetry.count() emits, one dimension each
 FULL_VCPU_MB = 1769  # Lambda: memory at which a function has one vCPU
@@ -68,6 +72,11 @@ WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
 SAMPLED_FIRST_PER_SECOND, SAMPLED_SHARE = 1, 0.05
 MONTH_SECONDS = 730 * 3600
 VOLUMES = (1_000, 100_000, 10_000_000)
+# A HATS query (bench/hats.py's figures): DuckDB reads a file's HEAD, footer and data in turn,
+# files in parallel on its threads (assumed two); a Fargate task is billed from the pull of its
+# image (assumed 30 s with its start) to its end, and for a minute at least.
+HATS_PARALLEL_FILES = 2
+FARGATE_START_S, FARGATE_MINIMUM_S = 30, 60
 
 
 def profile(rounds: int = 20) -> dict[str, Any]:
@@ -230,3 +239,84 @@ def run(rounds: int = 20, cold_import_s: float = 0.2) -> dict[str, Any]:
             "prices": PRICES,
         },
     }
+
+
+def hats(measured: dict[str, Any]) -> dict[str, Any]:
+    """What one 1° cone (TapSyncFunction) and one full scan (a Fargate task, as full scans of
+    big tables run) on the largest HATS catalogue bench/hats.py measured cost: its compute time
+    from local disk (our two cores; on Fargate stretched to the task's vCPUs) plus an in-region
+    S3 latency per request in sequence, and its S3 requests as DuckDB counted them."""
+    from local.template import load, parameter_defaults
+
+    p = PRICES
+    rows = max(measured, key=int)
+    figures = measured[rows]
+    template = load()
+    memory_mb = int(template["Resources"]["TapSyncFunction"]["Properties"]["MemorySize"])
+    defaults = parameter_defaults(template)
+    vcpus, task_gb = int(defaults["TaskCpu"]) / 1024, int(defaults["TaskMemory"]) / 1024
+
+    def s3(q: dict[str, Any]) -> tuple[float, float]:
+        requests = q["gets_median"] + q["heads_median"]
+        rounds = requests / max(1, min(q["files_median"], HATS_PARALLEL_FILES))
+        return requests, rounds * AWS_LATENCY["s3"]
+
+    cone = figures["cone_1deg"]
+    requests, waiting = s3(cone)
+    ms = math.ceil(cone["disk_ms"] / min(1.0, memory_mb / FULL_VCPU_MB) + waiting * 1000)
+    gb_s = ms / 1000 * memory_mb / 1024
+    cone_cost = {"Lambda": gb_s * p["lambda_arm_gb_second"] + p["lambda_per_million"] / 1e6,
+                 "API Gateway": p["api_gateway_rest_per_million"] / 1e6,
+                 "S3": requests * p["s3_get_per_thousand"] / 1e3}  # fmt: skip
+    scan = figures["full_scan"]
+    scan_requests, scan_waiting = s3(scan)
+    run_s = (scan["disk_ms"] / 1000 + scan_waiting) * 2 / vcpus  # measured on two cores
+    billed_s = max(FARGATE_MINIMUM_S, math.ceil(FARGATE_START_S + run_s))
+    task_hour = vcpus * p["fargate_arm_vcpu_hour"] + task_gb * p["fargate_arm_gb_hour"]
+    scan_cost = {
+        "Fargate": billed_s / 3600 * task_hour,
+        "S3": scan_requests * p["s3_get_per_thousand"] / 1e3,
+    }
+    return {
+        "rows": int(rows),
+        "cone_1deg": {
+            "lambda_ms": ms,
+            "memory_mb": memory_mb,
+            "gb_seconds": round(gb_s, 3),
+            "s3_requests": requests,
+            "s3_bytes": cone["bytes_median"],
+            "dollars": {k: round(v, 8) for k, v in cone_cost.items()},
+            "total": round(sum(cone_cost.values()), 8),
+        },
+        "full_scan": {
+            "run_s": round(run_s, 1),
+            "billed_s": billed_s,
+            "task_vcpu": vcpus,
+            "task_gb": task_gb,
+            "s3_requests": scan_requests,
+            "s3_bytes": scan["bytes_median"],
+            "dollars": {k: round(v, 6) for k, v in scan_cost.items()},
+            "total": round(sum(scan_cost.values()), 6),
+        },
+        "assumptions": {
+            "parallel_files": HATS_PARALLEL_FILES,
+            "s3_latency_s": AWS_LATENCY["s3"],
+            "fargate_start_s": FARGATE_START_S,
+            "fargate_minimum_s": FARGATE_MINIMUM_S,
+        },
+    }
+
+
+def hats_rows(money: dict[str, Any]) -> list[str]:
+    """The cost table's lines for one HATS cone and one full scan."""
+    cone, scan = money["cone_1deg"], money["full_scan"]
+    return [
+        f"  a 1° cone on the {money['rows']:,}-row HATS catalogue (TapSyncFunction,"
+        f" {cone['memory_mb']} MB): {cone['lambda_ms']} ms = {cone['gb_seconds']} GB-s,"
+        f" {cone['s3_requests']:g} S3 GET/HEAD, {cone['s3_bytes'] / 1e6:.2f} MB (in-region: free):"
+        f" ${cone['total']:.7f} (${cone['total'] * 1e6:,.0f} a million)",
+        f"  a full scan of it (Fargate {scan['task_vcpu']:g} vCPU, {scan['task_gb']:g} GB:"
+        f" {scan['run_s']} s, billed {scan['billed_s']} s): {scan['s3_requests']:g} S3 GET/HEAD,"
+        f" {scan['s3_bytes'] / 1e6:.0f} MB: ${scan['total']:.5f}"
+        f" (Fargate ${scan['dollars']['Fargate']:.5f}, S3 ${scan['dollars']['S3']:.5f})",
+    ]

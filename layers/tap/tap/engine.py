@@ -28,6 +28,7 @@ import duckdb
 import yaml
 
 from .adql import AdqlError, ResolvedTable, StaticResolver, Translation, translate
+from .adql.tables import Positions
 from .formats import Format, Result
 from .metadata import (
     Catalogue,
@@ -39,8 +40,8 @@ from .metadata import (
 )
 from .request import TapError, TapQuery
 from .tapschema import create_tap_schema
+from .upload import UploadTable, read_votable
 from .upload import load_table as load_upload
-from .upload import read_votable
 from .votable import VOTableError, Written
 
 CATALOGUE_FILE = "catalogue.yaml"
@@ -145,6 +146,12 @@ class QueryEngine:
             raise MetadataError(f"{CATALOGUE_FILE} is not YAML: {error}") from None
         self._catalogue = parse_catalogue(document, self.root, db, self.elsewhere)
         create_tap_schema(db, self._catalogue)
+        # A file's size and Parquet footer are kept for the container's life (the catalogue
+        # is read once per container anyway): a second query over a partition sends no HEAD
+        # and parses no footer again (the bytes themselves stay in DuckDB's external file
+        # cache while memory allows).
+        db.execute("SET enable_http_metadata_cache = true")
+        db.execute("SET parquet_metadata_cache = true")
         db.execute(f"SET temp_directory = {sql_literal(str(self.workdir / 'spill'))}")
         if self._memory_mb:
             db.execute(f"SET memory_limit = '{int(self._memory_mb * MEMORY_SHARE)}MB'")
@@ -223,7 +230,7 @@ class QueryEngine:
             load_upload(cursor, name, table, schema=schema, directory=str(self.workdir))
             tables[name] = ResolvedTable(
                 "TAP_UPLOAD", name, f"{quote_identifier(schema)}.{quote_identifier(name)}",
-                tuple(c.name for c in table.columns),
+                tuple(c.name for c in table.columns), positions=_positions(table),
             )  # fmt: skip
             columns[name.lower()] = {c.name.lower(): c for c in table.columns}
         return tables, columns
@@ -299,6 +306,25 @@ def _upload(name: str, document: bytes) -> Any:
         return read_votable(document)
     except VOTableError as error:
         raise TapError(f"The upload {name} is not a VOTable this service reads: {error}.") from None
+
+
+def _positions(table: UploadTable) -> Positions:
+    """An upload's rows' values of two columns (those that are numbers), which a cross-match
+    against a HATS table narrows that table's read to (None: no such columns)."""
+    names = [c.name.lower() for c in table.columns]
+
+    def positions(ra: str, dec: str) -> list[tuple[float, float]] | None:
+        if ra.lower() not in names or dec.lower() not in names:
+            return None
+        i, j = names.index(ra.lower()), names.index(dec.lower())
+        pairs = ((row[i], row[j]) for row in table.rows)
+        return [(float(a), float(d)) for a, d in pairs if _number(a) and _number(d)]
+
+    return positions
+
+
+def _number(value: Any) -> bool:
+    return type(value) in (int, float)
 
 
 @contextlib.contextmanager

@@ -5,8 +5,9 @@ HATS keeps a catalogue as HEALPix-partitioned Parquet: ``dataset/Norder=K/Dir=D/
 the positions' columns and row count in ``properties``, and every row's nested HEALPix index at
 order 29 in ``_healpix_29``. Surveys publish Gaia, ZTF or Pan-STARRS so in S3; we read them as
 they lie. The partition list is read once (with the catalogue, per container). A query whose
-WHERE requires a cone or polygon of the catalogue's own RA/Dec reads only the partitions that
-region overlaps, and within them only rows (and row groups, by their statistics) whose
+WHERE requires a cone or polygon of the catalogue's own RA/Dec, or whose join cross-matches it
+with an upload within a given radius, reads only the partitions that region (those cones)
+overlaps, and within them only rows (and row groups, by their statistics) whose
 ``_healpix_29`` falls in the region's index ranges; every other query reads every partition.
 """
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 import duckdb
 
 from . import healpix
-from .adql.tables import Cone, Region, SkyPolygon
+from .adql.tables import Cone, Cones, Region, SkyPolygon
 from .metadata import MetadataError, quote_identifier, sql_literal
 
 INDEX_COLUMN = "_healpix_29"
@@ -77,7 +78,11 @@ class HatsCatalogue:
             shape = _shape(region)
             if shape is None:
                 continue
-            cells = healpix.coverage(shape, healpix.depth_for(shape, floor))
+            depth = healpix.depth_for(shape, floor)
+            if isinstance(shape, healpix.ConesRegion) and len(shape.cones) * 25 > MAX_RANGES:
+                # more index ranges than are worth writing: deep enough to choose partitions
+                depth = min(depth, floor + 2)
+            cells = healpix.coverage(shape, depth)
             found = cells if found is None else healpix.intersect(found, cells)
         return found
 
@@ -118,6 +123,10 @@ def _shape(region: Region) -> healpix.Region | None:
         if not all(map(math.isfinite, (region.ra, region.dec, region.radius))):
             return None
         return healpix.ConeRegion(region.ra, region.dec, region.radius)
+    if isinstance(region, Cones):
+        if not math.isfinite(region.radius):
+            return None
+        return healpix.ConesRegion(region.centres, region.radius)
     if isinstance(region, SkyPolygon):
         polygon = healpix.PolygonRegion(region.vertices)
         return polygon if polygon.bounded else None

@@ -92,6 +92,10 @@ class Region:
     def holds(self, centre: Vector, radius: float) -> bool:
         raise NotImplementedError
 
+    def within(self, centre: Vector, radius: float) -> Region | None:
+        """What of the region may meet a cap, for the cells inside it: None when nothing."""
+        return self if self.meets(centre, radius) else None
+
 
 class ConeRegion(Region):
     def __init__(self, ra: float, dec: float, radius: float) -> None:
@@ -154,6 +158,65 @@ class PolygonRegion(Region):
         return self.inside(centre) and self._edge_distance(centre) > radius
 
 
+class ConesRegion(Region):
+    """Within ``radius`` of any of many positions (an uploaded table cross-matched): cones.
+
+    Up to ``MAX_CONES`` positions are a cone each; more are first gathered on a grid (cells
+    about the radius wide, four times wider until few enough) into one cone per cell
+    holding its positions: a large upload costs a few passes and a bounded descent. Each cell
+    of the descent hands its children only the cones that meet it."""
+
+    MAX_CONES = 256
+
+    def __init__(self, centres: Sequence[tuple[float, float]], radius: float) -> None:
+        self.cones = _gathered(list(centres), radius, self.MAX_CONES)
+        self.size = max((r for _, r in self.cones), default=0.0)
+
+    @classmethod
+    def _of(cls, cones: list[tuple[Vector, float]]) -> ConesRegion:
+        region = cls.__new__(cls)
+        region.cones, region.size = cones, max(r for _, r in cones)
+        return region
+
+    def meets(self, centre: Vector, radius: float) -> bool:
+        return any(angle(centre, c) <= r + radius for c, r in self.cones)
+
+    def holds(self, centre: Vector, radius: float) -> bool:
+        return any(angle(centre, c) + radius <= r for c, r in self.cones)
+
+    def within(self, centre: Vector, radius: float) -> Region | None:
+        near = [(c, r) for c, r in self.cones if angle(centre, c) <= r + radius]
+        return ConesRegion._of(near) if near else None
+
+
+def _gathered(
+    centres: list[tuple[float, float]], radius: float, most: int
+) -> list[tuple[Vector, float]]:
+    """Cones (centre, radius in radians) holding every position's cone: at most ``most``."""
+    points = [(ra, dec) for ra, dec in centres if math.isfinite(ra) and math.isfinite(dec)]
+    r = math.radians(radius)
+    if len(set(points)) <= most:
+        return [(vector(ra, dec), r) for ra, dec in set(points)]
+    vectors = [vector(ra, dec) for ra, dec in points]
+    step = max(radius, 1e-3)
+    while True:  # cells about ``step`` wide, four times wider until few enough
+        cells: dict[tuple[int, int], list[Vector]] = {}
+        for (ra, dec), v in zip(points, vectors, strict=True):
+            band = math.floor((dec + 90) / step)
+            width = step / max(math.cos(math.radians(min(90.0, (band + 0.5) * step - 90))), 1e-9)
+            cells.setdefault((band, math.floor(ra % 360 / width)), []).append(v)
+        if len(cells) <= most:
+            break
+        step *= 4
+    cones = []
+    for members in cells.values():
+        total = [sum(v[i] for v in members) for i in range(3)]
+        length = math.sqrt(sum(t * t for t in total)) or 1.0
+        centre: Vector = (total[0] / length, total[1] / length, total[2] / length)
+        cones.append((centre, max(angle(centre, v) for v in members) + r))
+    return cones
+
+
 def depth_for(region: Region, floor: int = 0) -> int:
     """The order the descent stops at: cells about a quarter of the region's size, and at
     least ``floor`` (the catalogue's deepest partitions, so partitions are chosen exactly)."""
@@ -165,20 +228,22 @@ def depth_for(region: Region, floor: int = 0) -> int:
 def coverage(region: Region, depth: int) -> Ranges:
     """Order-29 index ranges of every cell down to ``depth`` that may touch the region."""
     found: Ranges = []
-    level = [(face, 0, 0, face) for face in range(12)]  # (face, ix, iy, nested index)
+    # (face, ix, iy, nested index, what of the region may meet the cell)
+    level: list[tuple[int, int, int, int, Region]] = [(f, 0, 0, f, region) for f in range(12)]
     for order in range(depth + 1):
         shift = 2 * (ORDER - order)
         deeper = []
-        for face, ix, iy, pix in level:
+        for face, ix, iy, pix, whole in level:
             centre, radius = cell_cap(order, face, ix, iy)
-            if not region.meets(centre, radius):
+            part = whole.within(centre, radius)
+            if part is None:
                 continue
-            if order == depth or region.holds(centre, radius):
+            if order == depth or part.holds(centre, radius):
                 found.append((pix << shift, ((pix + 1) << shift) - 1))
                 continue
             for child in range(4):
                 dx, dy = child & 1, child >> 1
-                deeper.append((face, 2 * ix + dx, 2 * iy + dy, 4 * pix + child))
+                deeper.append((face, 2 * ix + dx, 2 * iy + dy, 4 * pix + child, part))
         level = deeper
     return merge(found)
 

@@ -54,4 +54,5 @@ def catalogue_root(tmp_path: Path) -> Path:
     return tmp_path
 
 
+from .hats_sky import hats_engine, hats_root  # noqa: E402, F401  (the sky as HATS)
 from .sky import db, run  # noqa: E402, F401  (the ADQL tests' sky, as fixtures)

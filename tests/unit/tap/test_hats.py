@@ -20,46 +20,14 @@ from tap.engine import QueryEngine
 from tap.metadata import MetadataError, load_catalogue
 from tap.request import Limits, parse_tap_query
 
-from local import to_hats
-
 from .sky import ROWS
 
-PLAIN = """
-schemas:
-  - name: demo
-    tables:
-      - {name: plain, location: demo/plain.parquet}
-"""
 
-
-@pytest.fixture(scope="session")
-def root(tmp_path_factory) -> Path:
-    """demo.plain (Parquet) and demo.sky (HATS, partitions of at most 150 rows)."""
-    root = tmp_path_factory.mktemp("hats")
-    (root / "demo").mkdir()
-    con = duckdb.connect()
-    con.execute("CREATE TABLE t (id INTEGER, ra DOUBLE, dec DOUBLE, mag DOUBLE)")
-    con.executemany(
-        "INSERT INTO t VALUES (?, ?, ?, ?)",
-        [r[:4] for r in ROWS if r[1] is not None and r[2] is not None],
-    )
-    con.execute(f"COPY t TO '{root}/demo/plain.parquet'")
-    (root / "catalogue.yaml").write_text(PLAIN)
-    to_hats.convert(root / "demo/plain.parquet", root, "demo.sky", threshold=150)
-    return root
-
-
-@pytest.fixture(scope="session")
-def engine(root: Path, tmp_path_factory) -> QueryEngine:
-    work = tmp_path_factory.mktemp("work")
-    return QueryEngine(str(root), lambda path: Path(path).read_text(), dict, work)
-
-
-def ids(engine: QueryEngine, query: str) -> list[int]:
+def ids(hats_engine: QueryEngine, query: str) -> list[int]:
     tap = parse_tap_query(
         {"LANG": "ADQL", "QUERY": query, "RESPONSEFORMAT": "csv", "MAXREC": "100000"}, Limits()
     )
-    lines = engine.run(tap, {}).path.read_text().split()[1:]
+    lines = hats_engine.run(tap, {}).path.read_text().split()[1:]
     return sorted(int(line) for line in lines)
 
 
@@ -92,10 +60,10 @@ POLYGONS = [
 ]
 
 
-def test_the_tool_writes_hats_and_the_entry_the_service_reads(root: Path):
-    assert (root / "demo/sky/partition_info.csv").exists()
-    assert next((root / "demo/sky/dataset").glob("Norder=*/Dir=*/Npix=*.parquet"))
-    catalogue = load_catalogue(root / "catalogue.yaml")
+def test_the_tool_writes_hats_and_the_entry_the_service_reads(hats_root: Path):
+    assert (hats_root / "demo/sky/partition_info.csv").exists()
+    assert next((hats_root / "demo/sky/dataset").glob("Norder=*/Dir=*/Npix=*.parquet"))
+    catalogue = load_catalogue(hats_root / "catalogue.yaml")
     table = catalogue.table("demo.sky")
     assert table.hats is not None and table.hats.rows == sum(1 for r in ROWS if r[2] is not None)
     assert (table.hats.ra_column, table.hats.dec_column) == ("ra", "dec")
@@ -104,15 +72,15 @@ def test_the_tool_writes_hats_and_the_entry_the_service_reads(root: Path):
     assert len({order for order, _ in table.hats.partitions}) > 1  # the tiling adapts
 
 
-def test_it_is_in_tap_schema_like_any_table(engine: QueryEngine):
+def test_it_is_in_tap_schema_like_any_table(hats_engine: QueryEngine):
     query = "SELECT column_name FROM TAP_SCHEMA.columns WHERE table_name = 'demo.sky'"
     tap = parse_tap_query({"LANG": "ADQL", "QUERY": query, "RESPONSEFORMAT": "csv"}, Limits())
-    names = set(engine.run(tap, {}).path.read_text().split()[1:])
+    names = set(hats_engine.run(tap, {}).path.read_text().split()[1:])
     # a leading underscore is no regular ADQL name: TAP_SCHEMA shows it delimited (CSV-quoted)
     assert names == {'"""_healpix_29"""', "id", "ra", "dec", "mag"}
 
 
-def test_a_wrong_format_or_a_missing_partition_list_is_refused(root: Path, tmp_path: Path):
+def test_a_wrong_format_or_a_missing_partition_list_is_refused(hats_root: Path, tmp_path: Path):
     (tmp_path / "catalogue.yaml").write_text(
         "schemas: [{name: s, tables: [{name: t, location: sky, format: fits}]}]"
     )
@@ -127,23 +95,23 @@ def test_a_wrong_format_or_a_missing_partition_list_is_refused(root: Path, tmp_p
 
 
 @pytest.mark.parametrize(("ra", "dec", "radius"), CONES)
-def test_a_cone_gives_the_rows_of_the_plain_table(engine, ra, dec, radius):
+def test_a_cone_gives_the_rows_of_the_plain_table(hats_engine, ra, dec, radius):
     where = f"WHERE 1 = CONTAINS(POINT('ICRS', t.ra, t.dec), CIRCLE('ICRS', {ra}, {dec}, {radius}))"
-    plain = ids(engine, f"SELECT t.id FROM demo.plain AS t {where}")
-    assert plain and ids(engine, f"SELECT t.id FROM demo.sky AS t {where}") == plain
+    plain = ids(hats_engine, f"SELECT t.id FROM demo.plain AS t {where}")
+    assert plain and ids(hats_engine, f"SELECT t.id FROM demo.sky AS t {where}") == plain
 
 
 @pytest.mark.parametrize("vertices", POLYGONS)
-def test_a_polygon_or_box_gives_the_rows_of_the_plain_table(engine, vertices):
+def test_a_polygon_or_box_gives_the_rows_of_the_plain_table(hats_engine, vertices):
     corners = ", ".join(f"{ra}, {dec}" for ra, dec in vertices)
     for shape in (f"POLYGON('ICRS', {corners})", "BOX('ICRS', 0, 0, 4, 3)"):
         where = f"WHERE 1 = CONTAINS(POINT('ICRS', ra, dec), {shape}) AND mag > 3"
-        plain = ids(engine, f"SELECT id FROM demo.plain {where}")
-        assert plain and ids(engine, f"SELECT id FROM demo.sky {where}") == plain
+        plain = ids(hats_engine, f"SELECT id FROM demo.plain {where}")
+        assert plain and ids(hats_engine, f"SELECT id FROM demo.sky {where}") == plain
 
 
-def test_a_one_degree_cone_reads_only_the_partitions_it_overlaps(engine):
-    hats = engine.catalogue.table("demo.sky").hats
+def test_a_one_degree_cone_reads_only_the_partitions_it_overlaps(hats_engine):
+    hats = hats_engine.catalogue.table("demo.sky").hats
     sql = hats.narrow([Cone("ra", "dec", 10.0, 20.0, 1.0)])
     read = [
         p for p in hats.partitions if f"/Npix={p[1]}.parquet'" in sql and f"Norder={p[0]}/" in sql
@@ -164,8 +132,8 @@ def test_a_one_degree_cone_reads_only_the_partitions_it_overlaps(engine):
     assert "Norder=*" in hats.sql
 
 
-def test_duckdb_opens_only_the_files_narrow_names(engine):
-    hats = engine.catalogue.table("demo.sky").hats
+def test_duckdb_opens_only_the_files_narrow_names(hats_engine):
+    hats = hats_engine.catalogue.table("demo.sky").hats
     con = duckdb.connect()
     narrowed = hats.narrow([Cone("ra", "dec", 0.0, 0.0, 1.0)])
     plan = con.execute(f"EXPLAIN ANALYZE SELECT count(*) FROM {narrowed}").fetchall()[0][1]
@@ -236,8 +204,8 @@ def test_a_cells_cap_holds_the_cell():
             assert healpix.angle(centre, healpix.vector(a, d)) <= radius
 
 
-def test_regions_intersect_and_a_huge_polygon_does_not_narrow(engine):
-    hats = engine.catalogue.table("demo.sky").hats
+def test_regions_intersect_and_a_huge_polygon_does_not_narrow(hats_engine):
+    hats = hats_engine.catalogue.table("demo.sky").hats
     both = hats.ranges([Cone("ra", "dec", 10.0, 20.0, 2.0), Cone("ra", "dec", 12.0, 20.0, 2.0)])
     one = hats.ranges([Cone("ra", "dec", 10.0, 20.0, 2.0)])
     assert both and sum(h - lo for lo, h in both) < sum(h - lo for lo, h in one)
@@ -249,8 +217,8 @@ def test_regions_intersect_and_a_huge_polygon_does_not_narrow(engine):
     assert hats.narrow([huge]) == hats.sql
 
 
-def test_a_big_table_read_whole_is_said_and_a_cone_on_it_is_not(engine):
-    table = engine.catalogue.table("demo.sky")
+def test_a_big_table_read_whole_is_said_and_a_cone_on_it_is_not(hats_engine):
+    table = hats_engine.catalogue.table("demo.sky")
     assert not table.is_big  # 3,000 rows: under the 10 million that make a HATS table big
     heard: list[tuple[str, ...]] = []
     table.big = True  # as `big: true` in its entry
@@ -258,7 +226,7 @@ def test_a_big_table_read_whole_is_said_and_a_cone_on_it_is_not(engine):
 
         def run(query: str):
             tap = parse_tap_query({"LANG": "ADQL", "QUERY": query}, Limits())
-            return engine.run(tap, {}, on_full_scan=heard.append)
+            return hats_engine.run(tap, {}, on_full_scan=heard.append)
 
         cone = "1 = CONTAINS(POINT('ICRS', ra, dec), CIRCLE('ICRS', 10, 20, 1))"
         assert run(f"SELECT id FROM demo.sky WHERE {cone}").full_scans == ()

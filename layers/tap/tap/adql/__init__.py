@@ -13,6 +13,7 @@ from .scope import OutputColumn
 from .tables import (
     ColumnRef,
     Cone,
+    Cones,
     Region,
     ResolvedTable,
     SkyPolygon,
@@ -27,6 +28,7 @@ __all__ = [
     "AdqlError",
     "ColumnRef",
     "Cone",
+    "Cones",
     "OutputColumn",
     "Region",
     "ResolvedTable",

@@ -9,12 +9,14 @@ sees its arguments already translated (a CONTAINS sees its POINT and CIRCLE as s
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from sqlglot import exp
 
 from . import geometry as g
 from . import sphere
 from .errors import Located
+from .sphere import Num
 from .tables import Cone, Region, SkyPolygon
 
 Args = list[exp.Expression]
@@ -37,34 +39,81 @@ def _predicate(condition: exp.Expression) -> exp.Expression:
     return as_number
 
 
+@dataclass(frozen=True)
+class Near:
+    """A table's (ra, dec) within ``radius`` degrees of another table's: a cross-match's join,
+    which narrows the table once the other's positions are known (``translate._regions``)."""
+
+    ra_column: str
+    dec_column: str
+    other: str  # the other table's alias
+    other_ra: str
+    other_dec: str
+    radius: float
+
+
+Found = list[tuple[str, Region | Near]]  # by the alias of the table a region is asked of
+
+
 def _contains(args: Args) -> exp.Expression:
     inner, outer = _shape(args[0], "CONTAINS"), _shape(args[1], "CONTAINS")
     condition = g.contains(inner, outer)
-    region = region_of(inner, outer) if isinstance(inner, g.Point) else None
-    if region is not None:
+    regions = region_of(inner, outer) if isinstance(inner, g.Point) else []
+    if regions:
         condition = exp.Paren(this=condition)
-        condition.meta["region"] = region  # for the resolver's narrow() (translate._regions)
+        condition.meta["regions"] = regions  # for the resolver's narrow() (translate._regions)
     return _predicate(condition)
 
 
-def region_of(point: g.Point, shape: g.Shape) -> tuple[str, Region] | None:
-    """The region a CONTAINS asks of one table's columns, when it is that simple."""
-    ra, dec = point.ra, point.dec
-    if not (isinstance(ra, exp.Column) and isinstance(dec, exp.Column)) or ra.table != dec.table:
-        return None
-    if not ra.table:
-        return None
-    alias = ra.table.lower()
+def region_of(point: g.Point, shape: g.Shape) -> Found:
+    """The regions a CONTAINS asks of tables' columns, when it is that simple."""
     if isinstance(shape, g.Circle):
-        numbers = (shape.centre.ra, shape.centre.dec, shape.radius)
-        if all(isinstance(n, float) for n in numbers):
-            return alias, Cone(ra.name, dec.name, *numbers)  # type: ignore[arg-type]
-        return None
-    if isinstance(shape, g.Box | g.Polygon):
+        return _near(point, shape.centre, shape.radius)
+    columns = _columns(point)
+    if columns is not None and isinstance(shape, g.Box | g.Polygon):
         corners = g.corners(shape)
         if corners is not None:
-            return alias, SkyPolygon(ra.name, dec.name, tuple(corners))
+            return [(columns[0], SkyPolygon(columns[1], columns[2], tuple(corners)))]
+    return []
+
+
+def _columns(point: g.Point) -> tuple[str, str, str] | None:
+    """(alias, ra, dec) when a point is two columns of one table."""
+    ra, dec = point.ra, point.dec
+    if isinstance(ra, exp.Column) and isinstance(dec, exp.Column) and ra.table == dec.table:
+        return (ra.table.lower(), ra.name, dec.name) if ra.table else None
     return None
+
+
+def _near(a: g.Point, b: g.Point, radius: Num) -> Found:
+    """What "a is within radius of b" asks of each table whose columns one of them is: a cone
+    round the other when it is known, else (another table's columns) a cross-match."""
+    if not isinstance(radius, float):
+        return []
+    found: Found = []
+    for one, other in ((a, b), (b, a)):
+        mine = _columns(one)
+        if mine is None:
+            continue
+        alias, ra, dec = mine
+        if isinstance(other.ra, float) and isinstance(other.dec, float):
+            found.append((alias, Cone(ra, dec, other.ra, other.dec, radius)))
+        elif (theirs := _columns(other)) is not None and theirs[0] != alias:
+            found.append((alias, Near(ra, dec, *theirs, radius)))
+    return found
+
+
+def _bound(node: exp.Expression) -> exp.Expression:
+    """``DISTANCE(p, q) < r`` (or ``r > DISTANCE(p, q)``, either with ``=``) for a number r:
+    the cone or cross-match it asks, kept for narrowing like a CONTAINS's."""
+    below = isinstance(node, exp.LT | exp.LTE)
+    distance, bound = (node.this, node.expression) if below else (node.expression, node.this)
+    points = distance.meta.get("distance") if distance._meta else None
+    if points is not None:
+        regions = _near(*points, sphere.number(bound))
+        if regions:
+            node.meta["regions"] = regions
+    return node
 
 
 def _intersects(args: Args) -> exp.Expression:
@@ -73,12 +122,15 @@ def _intersects(args: Args) -> exp.Expression:
 
 def _distance(args: Args) -> exp.Expression:
     if len(args) == 4:  # ADQL 2.1: DISTANCE(ra1, dec1, ra2, dec2)
-        points = [g.Point(args[0], args[1]), g.Point(args[2], args[3])]
+        numbers = [sphere.number(a) for a in args]
+        points = [g.Point(numbers[0], numbers[1]), g.Point(numbers[2], numbers[3])]
     else:
         points = [_shape(a, "DISTANCE") for a in args]
     if not all(isinstance(p, g.Point) for p in points):
         raise g.GeometryError("DISTANCE takes two POINTs")
-    return sphere.sql(g.distance(*points))  # type: ignore[arg-type]
+    found = sphere.sql(g.distance(*points))  # type: ignore[arg-type]
+    found.meta["distance"] = tuple(points)  # for a bound on it (_bound)
+    return found
 
 
 def _constructor(name: str) -> Callable[[Args], exp.Expression]:
@@ -168,6 +220,10 @@ NODES: dict[type[exp.Expression], Callable[[exp.Expression], exp.Expression]] = 
     exp.EQ: _comparison,
     exp.NEQ: _comparison,
     exp.Cast: _cast,
+    exp.LT: _bound,
+    exp.LTE: _bound,
+    exp.GT: _bound,
+    exp.GTE: _bound,
 }
 
 

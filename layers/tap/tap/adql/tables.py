@@ -3,9 +3,9 @@
 A ``TableResolver`` turns the table name a user wrote into what DuckDB reads: a
 ``read_parquet([...])`` call over a catalogue's files, a view such as ``"TAP_SCHEMA"."tables"``
 or an upload's ``"TAP_UPLOAD"."t1"``, and that table's column names. Storage that can skip data
-by position (HATS catalogues, next issue) gets the query's positional constraints through
-``ResolvedTable.narrow``: the translator passes the regions the WHERE clause requires of the
-table's rows, and reads what ``narrow`` returns instead of ``sql``.
+by position (HATS catalogues) gets the query's positional constraints through
+``ResolvedTable.narrow``: the translator passes the regions the WHERE clause (or an inner
+join's ON) requires of the table's rows, and reads what ``narrow`` returns instead of ``sql``.
 """
 
 from __future__ import annotations
@@ -72,7 +72,20 @@ class SkyPolygon:
     vertices: tuple[tuple[float, float], ...]
 
 
-Region = Cone | SkyPolygon
+@dataclass(frozen=True)
+class Cones:
+    """A region the query requires of a table's (ra, dec) columns: within ``radius`` degrees of
+    any of ``centres``. A cross-match's join against a table whose positions are known before
+    the query runs (an upload) asks this of the other table."""
+
+    ra_column: str
+    dec_column: str
+    centres: tuple[tuple[float, float], ...]
+    radius: float
+
+
+Region = Cone | SkyPolygon | Cones
+Positions = Callable[[str, str], Sequence[tuple[float, float]] | None]
 
 
 @dataclass(frozen=True)
@@ -81,7 +94,9 @@ class ResolvedTable:
 
     ``sql`` is trusted (it never comes from the user); ``narrow``, when given, returns SQL for
     the same table restricted to at least the rows inside every region (a superset is fine:
-    the constraint itself stays in the query).
+    the constraint itself stays in the query). ``positions``, when given, returns the values
+    of two columns in every row (a table known before the query runs: an upload), so that a
+    cross-match against it narrows the other table.
     """
 
     schema: str | None
@@ -89,6 +104,7 @@ class ResolvedTable:
     sql: str
     columns: tuple[str, ...]
     narrow: Callable[[Sequence[Region]], str] | None = field(default=None, compare=False)
+    positions: Positions | None = field(default=None, compare=False)
 
 
 class UnknownTable(LookupError):

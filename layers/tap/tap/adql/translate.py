@@ -6,18 +6,18 @@ result (TAP's OVERFLOW): the query's own TOP and OFFSET are kept apart from its 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import sqlglot
 from sqlglot import exp
 
 from .allow import check
 from .dialect import parse
 from .errors import Located
-from .morph import FUNCTIONS, morph
+from .morph import FUNCTIONS, Near, morph
 from .scope import Names, OutputColumn
-from .tables import Region, ResolvedTable, TableResolver
+from .tables import Cones, Region, ResolvedTable, TableResolver
 
 
 @dataclass(frozen=True)
@@ -61,15 +61,23 @@ def translate(
     outputs = names.query(tree, None, {})
     top, offset = _take(tree, "limit"), _take(tree, "offset")
     tree = morph(tree, udfs, where)
-    regions = _regions(tree)
+    regions = _regions(tree, {alias.lower(): table for _, table, alias in names.replacements})
+    # Each table becomes a name no query can hold, replaced by its SQL once the query is
+    # written: sqlglot would parse a narrowed HATS read (its files, its index ranges) and
+    # write it again for nothing (a fifth of a cone's translation).
+    sources = {}
     for node, table, alias in names.replacements:
         wanted = regions.get(alias.lower(), [])
-        source = table.narrow(wanted) if table.narrow and wanted else table.sql
-        replacement = sqlglot.parse_one(f"SELECT * FROM {source}", read="duckdb").args["from_"].this
-        replacement.set("alias", exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
-        node.replace(replacement)
+        token = exp.to_identifier(f"table_{uuid.uuid4().hex}", quoted=True)
+        sources[token.sql(dialect="duckdb")] = (
+            table.narrow(wanted) if table.narrow and wanted else table.sql
+        )
+        alias_node = exp.TableAlias(this=exp.to_identifier(alias, quoted=True))
+        node.replace(exp.Table(this=token, alias=alias_node))
     used = {id(t): t for _, t, _ in names.replacements}
     body = tree.sql(dialect="duckdb")
+    for token, source in sources.items():
+        body = body.replace(token, source, 1)
     return Translation(body, tuple(outputs), tuple(used.values()), top, offset)
 
 
@@ -82,17 +90,37 @@ def _take(tree: exp.Expression, part: str) -> int | None:
     return int(node.expression.this)
 
 
-def _regions(tree: exp.Expression) -> dict[str, list[Region]]:
-    """Regions every row of a table must be in: CONTAINS(POINT(t.ra, t.dec), known shape) = 1
-    ANDed at the top of a WHERE clause. Keyed by the table's alias in the SQL."""
+def _regions(tree: exp.Expression, tables: Mapping[str, ResolvedTable]) -> dict[str, list[Region]]:
+    """Regions every row of a table must be in, keyed by the table's alias in the SQL: those a
+    CONTAINS(POINT(t.ra, t.dec), known shape) = 1 or a DISTANCE(...) < r asks, ANDed at the top
+    of a WHERE clause or of an inner join's ON (a left join's ON: only of the table it joins).
+    A cross-match against a table whose positions are known (an upload) becomes cones round
+    them (``tables`` by alias gives them)."""
     found: dict[str, list[Region]] = {}
-    for where in tree.find_all(exp.Where):
-        for term in _conjuncts(where.this):
-            while isinstance(term, exp.Paren) and not (term._meta and "region" in term._meta):
+    conditions = [(where.this, None) for where in tree.find_all(exp.Where)]
+    for join in tree.find_all(exp.Join):
+        on = join.args.get("on")
+        if on is not None and join.side in ("", "LEFT"):
+            conditions.append((on, join.this.alias.lower() if join.side else None))
+    for condition, only in conditions:
+        for term in _conjuncts(condition):
+            while isinstance(term, exp.Paren) and not (term._meta and "regions" in term._meta):
                 term = term.this
-            region = term.meta.get("region") if term._meta else None
-            if region is not None:
-                found.setdefault(region[0], []).append(region[1])
+            for alias, region in (term.meta.get("regions") or []) if term._meta else []:
+                if only is not None and alias != only:
+                    continue
+                if isinstance(region, Near):
+                    if alias not in tables or tables[alias].narrow is None:
+                        continue  # nothing to narrow: the positions are not wanted
+                    other = tables.get(region.other)
+                    if other is None or other.positions is None:
+                        continue
+                    centres = other.positions(region.other_ra, region.other_dec)
+                    if centres is None:
+                        continue
+                    region = Cones(region.ra_column, region.dec_column, tuple(centres),
+                                   region.radius)  # fmt: skip
+                found.setdefault(alias, []).append(region)
     return found
 
 
