@@ -24,13 +24,13 @@ class PatientClient:
     """A client that retries what the service asks it to retry (503 and 429 with
     Retry-After), as pyvo does for 429, and counts each such refusal."""
 
-    def __init__(self, refusals: Counter[int], lock: threading.Lock) -> None:
+    def __init__(self, refusals: Counter[int], lock: threading.Lock, tries: int = 30) -> None:
         self.session = requests.Session()
-        self.refusals, self.lock = refusals, lock
+        self.refusals, self.lock, self.tries = refusals, lock, tries
 
     def call(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", 60)
-        for _ in range(30):
+        for _ in range(self.tries):
             reply = self.session.request(method, url, allow_redirects=False, **kwargs)
             if reply.status_code not in (429, 503):
                 assert reply.status_code < 500, (reply.status_code, reply.text)
@@ -39,7 +39,7 @@ class PatientClient:
             with self.lock:
                 self.refusals[reply.status_code] += 1
             time.sleep(float(reply.headers["Retry-After"]))
-        raise AssertionError(f"{method} {url}: still refused after 30 tries")
+        raise AssertionError(f"{method} {url}: still refused after {self.tries} tries")
 
 
 def lifecycles(server: Any, refusals: Counter[int]) -> list[tuple[str, str, bytes]]:
