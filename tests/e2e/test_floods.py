@@ -30,9 +30,8 @@ def test_a_hundred_waiting_clients_cannot_stop_the_worker_or_the_reaper():
     patient = lambda: PatientClient(refusals, lock, tries=120)  # noqa: E731
     with running_server(*OVERRIDES, env={"ACCOUNT_CONCURRENCY": "20"}) as server:
         soon = datetime.now(UTC) + timedelta(seconds=4)
-        doomed = patient().call(
-            "POST", server.jobs, data={"DESTRUCTION": soon.strftime("%Y-%m-%dT%H:%M:%SZ")}
-        ).headers["Location"]
+        data = {"DESTRUCTION": soon.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        doomed = patient().call("POST", server.jobs, data=data).headers["Location"]
         failed = threading.Event()  # the test failed: the waiters stop instead of waiting on
         waiting_jobs: list[str] = []
 
@@ -91,9 +90,8 @@ def test_a_hundred_waiting_clients_cannot_stop_the_worker_or_the_reaper():
     throttled = re.search(r"invocations throttled: (\d+) refused \((.*)\); peak in flight: (.*)",
                           server.log)  # fmt: skip
     assert throttled, server.log[-2000:]
-    refused, peaks = throttled.group(2), dict(
-        (name, int(count)) for name, count in re.findall(r"(\w+) (\d+)", throttled.group(3))
-    )
+    refused = throttled.group(2)
+    peaks = {name: int(n) for name, n in re.findall(r"(\w+) (\d+)", throttled.group(3))}
     assert "JobFunction" in refused and refusals[503] > 0  # the flood met the reservation
     assert peaks["JobFunction"] == WAIT_CONCURRENCY
     for kept in ("WorkerFunction", "ReaperFunction", "EventsFunction"):
