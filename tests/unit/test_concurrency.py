@@ -13,7 +13,7 @@ from moto import mock_aws
 from local import lambdas
 from local.concurrency import Concurrency, minimum_unreserved
 from local.pollers import deliver
-from local.template import conditions, functions, load, parameter_defaults
+from local.template import conditions, functions, load, parameter_defaults, rest_api
 
 
 def reservations(**parameters: str) -> dict[str, int | None]:
@@ -98,3 +98,12 @@ def test_a_batch_throttled_past_its_visibility_timeout_goes_back_to_the_queue():
         assert limits.refused["WorkerFunction"] >= 2
     finally:
         lambdas.impose(None)
+
+
+def test_a_throttled_client_gets_503_and_the_stage_throttle_429_both_with_retry_after():
+    template = load()
+    api = rest_api(template, parameter_defaults(template))
+    for kind, status in (("INTEGRATION_FAILURE", 503), ("THROTTLED", 429)):
+        answered, headers, body = api.gateway_response(kind, 500, "Rate Exceeded")
+        assert (answered, headers["Retry-After"]) == (status, "1")
+        assert headers["Content-Type"].startswith("text/plain") and body.endswith(b"shortly.")
