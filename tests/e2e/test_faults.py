@@ -42,14 +42,16 @@ class PatientClient:
         raise AssertionError(f"{method} {url}: still refused after {self.tries} tries")
 
 
-def lifecycles(server: Any, refusals: Counter[int]) -> list[tuple[str, str, bytes]]:
-    """CLIENTS clients at once, each ROUNDS times: create with RUN, WAIT until done, fetch
-    the result, DELETE; (job URL, final phase, result) for each."""
+def lifecycles(
+    server: Any, refusals: Counter[int], clients: int = CLIENTS, rounds: int = ROUNDS
+) -> list[tuple[str, str, bytes]]:
+    """``clients`` clients at once, each ``rounds`` times: create with RUN, WAIT until done,
+    fetch the result, DELETE; (job URL, final phase, result) for each."""
     lock = threading.Lock()
 
     def client(index: int) -> list[tuple[str, str, bytes]]:
         patient, seen = PatientClient(refusals, lock), []
-        for round_ in range(ROUNDS):
+        for round_ in range(rounds):
             text = f"client {index} round {round_}"
             created = patient.call("POST", server.jobs, data={"PHASE": "RUN", "TEXT": text})
             assert created.status_code == 303, created.text
@@ -67,8 +69,8 @@ def lifecycles(server: Any, refusals: Counter[int]) -> list[tuple[str, str, byte
             seen.append((job, phase, content))
         return seen
 
-    with ThreadPoolExecutor(CLIENTS) as pool:
-        return [run for seen in pool.map(client, range(CLIENTS)) for run in seen]
+    with ThreadPoolExecutor(clients) as pool:
+        return [run for seen in pool.map(client, range(clients)) for run in seen]
 
 
 def left_behind(server: Any) -> dict[str, int]:
