@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import calls, cost, memory, overhttp, scale, startup, tap
+from . import calls, cost, floods, memory, overhttp, scale, startup, tap
 from . import hats as hats_bench
 
 RESULTS = Path(__file__).parent / "results.json"
@@ -127,6 +127,7 @@ def table(results: dict[str, Any]) -> str:
                      f"   (a DaCHS server: ${money['dachs_server_month']:,.2f})")  # fmt: skip
     if "hats" in money:
         lines += cost.hats_rows(money["hats"])
+    lines += floods.rows(results)
     lines += tap.rows(results)
     return "\n".join(lines)
 
@@ -155,6 +156,7 @@ def main() -> None:
             ("http", lambda: overhttp.run(30 if quick else 200, 3 if quick else 10)),
             ("memory", lambda: memory.run(100 if quick else 1000)),
             ("tap", lambda: tap.run(5 if quick else 20)),
+            ("floods", lambda: floods.run(150, 10 if quick else 50, 2 if quick else 6)),
             (
                 "cost",
                 lambda: cost.run(5 if quick else 20, cold_import_s=cold_import_seconds(results)),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from .concurrency import Concurrency
 from .events import DEPLOYED, Mount, form_event
 from .faults import throttle_invocation
 from .template import FunctionSpec, conditions, functions, load, parameter_defaults, routes
@@ -63,16 +64,34 @@ class Throttled(Exception):
     the account at its concurrency (Lambda Developer Guide, "Lambda function scaling")."""
 
 
+_limits: list[Concurrency] = []  # the deployment's concurrency limits, once imposed
+
+
+def impose(limits: Concurrency | None) -> None:
+    """Refuse invocations beyond ``limits`` from now on (None: no limit, as moto)."""
+    _limits[:] = [] if limits is None else [limits]
+
+
+def limits() -> Concurrency | None:
+    return _limits[0] if _limits else None
+
+
 def invoke(spec: FunctionSpec, event: dict[str, Any]) -> Any:
-    """Run ``spec``'s handler with ``event`` as Lambda would, or raise Throttled."""
+    """Run ``spec``'s handler with ``event`` as Lambda would, or raise Throttled: an
+    injected throttle, or the function or the account at its concurrency."""
     if throttle_invocation(spec.name):
         raise Throttled(f"Rate Exceeded: {spec.name}")
+    held = limits()
+    if held is not None and not held.enter(spec.name):
+        raise Throttled(f"Rate Exceeded: {spec.name} at its concurrency limit")
     context = LambdaContext(spec.name, spec.memory, spec.timeout)
     outer, _acting.function = acting_function(), spec.name
     try:
         return load_handler(spec)(event, context)
     finally:
         _acting.function = outer
+        if held is not None:
+            held.leave(spec.name)
 
 
 class ApiClient:
@@ -84,9 +103,10 @@ class ApiClient:
     ) -> None:
         """``parameters`` override the template's (JobType=tap brings TAP's functions)."""
         template = load()
-        when = conditions(template, {**parameter_defaults(template), **(parameters or {})})
+        refs = {**parameter_defaults(template), **(parameters or {})}
+        when = conditions(template, refs)
         self.routes = routes(template, when)
-        self.functions = functions(template, when)
+        self.functions = functions(template, when, refs)
         self.mount = mount or DEPLOYED
 
     def event(self, method: str, path: str, **kwargs: Any) -> tuple[str, dict[str, Any]]:

@@ -62,6 +62,9 @@ class EventSources:
     def poll_queue(self, spec: FunctionSpec, queue_url: str, batch: int) -> None:
         """Lambda's SQS event source mapping: receive, invoke, delete what succeeded."""
         sqs = boto3.client("sqs", region_name=REGION)
+        visibility = float(sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"]
+        )["Attributes"]["VisibilityTimeout"])  # fmt: skip
         while not self._stopping.is_set():
             try:
                 got = sqs.receive_message(
@@ -75,7 +78,7 @@ class EventSources:
                 continue
             messages = got.get("Messages", [])
             if messages:
-                deliver(spec, queue_url, messages, sqs, self._stopping)
+                deliver(spec, queue_url, messages, sqs, self._stopping, visibility)
 
     def poll_stream(self, spec: FunctionSpec, stream_arn: str, batch: int, tries: int) -> None:
         """Lambda's DynamoDB stream event source mapping, from the latest record on: invoke
@@ -89,27 +92,45 @@ class EventSources:
                 if self._stopping.is_set():
                     return
                 continue
-            for _ in range(tries):  # the template's MaximumRetryAttempts, then the next batch
-                if not records:
+            failures = 0
+            for attempt in itertools.count():
+                if not records or failures == tries:  # MaximumRetryAttempts, then the next batch
                     break
                 try:
                     result = invoke(spec, stream_event(records, stream_arn)) or {}
-                except Exception as error:  # as Lambda: try the batch again
-                    if not isinstance(error, Throttled):
-                        traceback.print_exc()
-                    if self._stopping.wait(0.2):
+                except Throttled:
+                    # The batch never reached the function: tried again, with backoff, and not
+                    # counted against MaximumRetryAttempts (Lambda Developer Guide, "Using
+                    # Lambda with DynamoDB": retries apply to function errors only).
+                    if self._stopping.wait(backoff(attempt)):
                         return
                     continue
-                records = resumed(records, result.get("batchItemFailures") or [])
+                except Exception:  # as Lambda: try the batch again
+                    traceback.print_exc()
+                    result = {"batchItemFailures": [
+                        {"itemIdentifier": records[0]["dynamodb"]["SequenceNumber"]}
+                    ]}  # fmt: skip
+                failed = result.get("batchItemFailures") or []
+                failures += bool(failed)
+                records = resumed(records, failed)
                 if records and self._stopping.wait(0.2):
                     return
 
     def every(self, spec: FunctionSpec, seconds: float) -> None:
+        """A schedule's asynchronous invocations: a throttled one is retried by Lambda, with
+        backoff, for up to six hours (Lambda Developer Guide, "How Lambda handles errors and
+        retries with asynchronous invocation"); a function error, by the next tick here."""
         while not self._stopping.wait(seconds):
-            try:
-                invoke(spec, scheduled_event())
-            except Exception:  # the next tick tries again, as EventBridge would
-                continue
+            give_up = time.monotonic() + ASYNC_THROTTLE_RETRY_SECONDS
+            for attempt in itertools.count():
+                try:
+                    invoke(spec, scheduled_event())
+                except Throttled:
+                    if time.monotonic() < give_up and not self._stopping.wait(backoff(attempt)):
+                        continue
+                except Exception:
+                    pass
+                break
 
 
 def resumed(records: list[dict[str, Any]], failures: list[dict[str, str]]) -> list[dict[str, Any]]:
@@ -154,25 +175,34 @@ class StreamReader:
 
 
 THROTTLE_PAUSE_CAP = 2.0  # the longest a mapping waits before invoking a throttled batch again
+ASYNC_THROTTLE_RETRY_SECONDS = 6 * 3600  # how long Lambda retries a throttled async invocation
+
+
+def backoff(attempt: int) -> float:
+    """The pause before invoking a throttled batch again: exponential, jittered, capped."""
+    return random.uniform(0, min(THROTTLE_PAUSE_CAP, 0.05 * 2**attempt))
 
 
 def deliver(
     spec: FunctionSpec, queue_url: str, messages: list[dict], sqs: Any,
-    stopping: threading.Event | None = None,
+    stopping: threading.Event | None = None, visibility: float = 30.0,
 ) -> None:  # fmt: skip
     """Invoke a function with a batch of messages; delete those it did not report failed.
     A throttled invocation is tried again, with backoff, while the messages stay invisible:
     what the queue's visibility timeout of six times the function's is for (Lambda Developer
-    Guide, "Creating and configuring an Amazon SQS event source mapping")."""
+    Guide, "Creating and configuring an Amazon SQS event source mapping"). Once it is over
+    they are back in the queue, and the next receive counts towards maxReceiveCount."""
     event = sqs_event(queue_url, messages)
     stopping = stopping or threading.Event()
+    visible_again = time.monotonic() + visibility
     try:
         for attempt in itertools.count():
             try:
                 result = invoke(spec, event) or {}
                 break
             except Throttled:
-                if stopping.wait(random.uniform(0, min(THROTTLE_PAUSE_CAP, 0.05 * 2**attempt))):
+                pause = backoff(attempt)
+                if time.monotonic() + pause >= visible_again or stopping.wait(pause):
                     return  # the messages come back after their visibility timeout
         failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
     except Exception:

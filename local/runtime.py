@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import iam, resources
+from . import iam, lambdas, resources
+from .concurrency import Concurrency, account_pool
 from .embedded import EmbeddedAws
 from .events import REGION
 from .fargate import LocalFargate
@@ -99,7 +100,11 @@ class LocalDeployment:
 
     def _configure(self, env: dict[str, str] | None) -> None:
         when = conditions(self.template, self.refs)  # what this deployment's parameters make
-        self.functions = functions(self.template, when)
+        self.functions = functions(self.template, when, self.refs)
+        lambdas.impose(Concurrency(account_pool(), {
+            name: spec.reserved for name, spec in self.functions.items()
+            if spec.reserved is not None
+        }))  # fmt: skip
         self.gateway = ApiGateway(
             routes(self.template, when), rest_api(self.template, self.refs), self.functions
         )
@@ -131,6 +136,7 @@ class LocalDeployment:
         if self.roles is not None:
             iam.relax()
             iam.sign_as_one()
+        lambdas.impose(None)
 
     @staticmethod
     def _reset_layer_caches() -> None:

@@ -2,7 +2,9 @@
 
 python -m local.serve [--port 8000] [--workers 4] [--reaper-every 60] [--keep-in DIR]
 
-FAULT_RATE=0.05 injects AWS's transient errors into 5% of the functions' calls (local.faults).
+FAULT_RATE=0.05 injects AWS's transient errors into 5% of the functions' calls (local.faults);
+ACCOUNT_CONCURRENCY=20 gives the account a pool of 20 concurrent executions (local.concurrency;
+1,000 without it, AWS's default).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import faults
+from . import faults, lambdas
 from .gateway import API_GATEWAY_MAX_PAYLOAD
 from .runtime import LocalDeployment
 from .statefile import claim_state, state_file
@@ -182,6 +184,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"TAP service at {base} (/sync, /async, /tables, /capabilities) over {catalogue}")
     if fault_rate:
         print(f"AWS's transient errors in {fault_rate:.0%} of the functions' calls (FAULT_RATE)")
+    held = lambdas.limits()
+    if held is not None and os.environ.get("ACCOUNT_CONCURRENCY"):
+        print(f"Lambda concurrency: an account pool of {held.pool}, {held.unreserved} unreserved"
+              f" (ACCOUNT_CONCURRENCY)")  # fmt: skip
     if keep_in is None:
         print("jobs and files are kept in memory only")
     else:
@@ -211,6 +217,8 @@ def main(argv: list[str] | None = None) -> None:
             state_file().unlink(missing_ok=True)
         if fault_rate:
             print(f"faults injected: {faults.INJECTOR.summary()}")
+        if held is not None:
+            print(f"invocations throttled: {held.summary()}")
         print("stopped")
 
 

@@ -177,6 +177,7 @@ class FunctionSpec:
     environment: dict[str, Any]  # unresolved: intrinsics still in place
     timeout: int
     memory: int
+    reserved: int | None = None  # ReservedConcurrentExecutions; None: the unreserved pool
 
     @property
     def file(self) -> Path:
@@ -184,13 +185,16 @@ class FunctionSpec:
 
 
 def functions(
-    template: dict[str, Any], when: dict[str, bool] | None = None
-) -> dict[str, FunctionSpec]:
+    template: dict[str, Any], when: dict[str, bool] | None = None,
+    refs: dict[str, str] | None = None,
+) -> dict[str, FunctionSpec]:  # fmt: skip
+    """The deployment's functions; ``refs`` give the parameters (the defaults without)."""
     defaults = template.get("Globals", {}).get("Function", {})
     global_env = defaults.get("Environment", {}).get("Variables", {})
     # sizes may depend on conditions (the worker's memory on JobType); the defaults decide
     # where the caller gives none
-    sizes = when if when is not None else conditions(template, parameter_defaults(template))
+    refs = {**parameter_defaults(template), **(refs or {})}
+    sizes = when if when is not None else conditions(template, refs)
     specs = {}
     for name, resource in deployed(template, "AWS::Serverless::Function", when).items():
         props = resource["Properties"]
@@ -206,8 +210,15 @@ def functions(
             memory=int(
                 resolve(props.get("MemorySize", defaults.get("MemorySize", 128)), {}, sizes)
             ),
+            reserved=reservation(props, refs, sizes),
         )
     return specs
+
+
+def reservation(props: dict[str, Any], refs: dict[str, str], when: dict[str, bool]) -> int | None:
+    """A function's ReservedConcurrentExecutions for these parameters (None: none)."""
+    value = resolve(props.get("ReservedConcurrentExecutions", NO_VALUE), refs, when)
+    return None if value is NO_VALUE else int(value)
 
 
 @dataclass(frozen=True)

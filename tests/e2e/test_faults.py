@@ -24,13 +24,13 @@ class PatientClient:
     """A client that retries what the service asks it to retry (503 and 429 with
     Retry-After), as pyvo does for 429, and counts each such refusal."""
 
-    def __init__(self, refusals: Counter[int], lock: threading.Lock) -> None:
+    def __init__(self, refusals: Counter[int], lock: threading.Lock, tries: int = 30) -> None:
         self.session = requests.Session()
-        self.refusals, self.lock = refusals, lock
+        self.refusals, self.lock, self.tries = refusals, lock, tries
 
     def call(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", 60)
-        for _ in range(30):
+        for _ in range(self.tries):
             reply = self.session.request(method, url, allow_redirects=False, **kwargs)
             if reply.status_code not in (429, 503):
                 assert reply.status_code < 500, (reply.status_code, reply.text)
@@ -39,17 +39,19 @@ class PatientClient:
             with self.lock:
                 self.refusals[reply.status_code] += 1
             time.sleep(float(reply.headers["Retry-After"]))
-        raise AssertionError(f"{method} {url}: still refused after 30 tries")
+        raise AssertionError(f"{method} {url}: still refused after {self.tries} tries")
 
 
-def lifecycles(server: Any, refusals: Counter[int]) -> list[tuple[str, str, bytes]]:
-    """CLIENTS clients at once, each ROUNDS times: create with RUN, WAIT until done, fetch
-    the result, DELETE; (job URL, final phase, result) for each."""
+def lifecycles(
+    server: Any, refusals: Counter[int], clients: int = CLIENTS, rounds: int = ROUNDS
+) -> list[tuple[str, str, bytes]]:
+    """``clients`` clients at once, each ``rounds`` times: create with RUN, WAIT until done,
+    fetch the result, DELETE; (job URL, final phase, result) for each."""
     lock = threading.Lock()
 
     def client(index: int) -> list[tuple[str, str, bytes]]:
         patient, seen = PatientClient(refusals, lock), []
-        for round_ in range(ROUNDS):
+        for round_ in range(rounds):
             text = f"client {index} round {round_}"
             created = patient.call("POST", server.jobs, data={"PHASE": "RUN", "TEXT": text})
             assert created.status_code == 303, created.text
@@ -67,8 +69,8 @@ def lifecycles(server: Any, refusals: Counter[int]) -> list[tuple[str, str, byte
             seen.append((job, phase, content))
         return seen
 
-    with ThreadPoolExecutor(CLIENTS) as pool:
-        return [run for seen in pool.map(client, range(CLIENTS)) for run in seen]
+    with ThreadPoolExecutor(clients) as pool:
+        return [run for seen in pool.map(client, range(clients)) for run in seen]
 
 
 def left_behind(server: Any) -> dict[str, int]:

@@ -199,3 +199,20 @@ def test_a_stream_batch_resumes_from_the_chunk_eventbridge_would_not_take(api, f
     assert reply == {"published": 3, "batchItemFailures": []}
     assert resumed(again, reply["batchItemFailures"]) == []
     assert "owner1" not in capsys.readouterr().out
+
+
+def test_a_wait_whose_read_is_throttled_ends_early_with_the_job(api, faults, monkeypatch):
+    """UWS lets a WAIT end early; a read DynamoDB refuses past the SDK's retries is when."""
+    import time
+
+    from uws.config import settings
+
+    monkeypatch.setenv("WAIT_CAP_SECONDS", "5")
+    settings.cache_clear()
+    job_id = api.create()
+    # the first read answers; the second and its four retries are throttled
+    faults.script["GetItem"] = [None, None] + ["ThrottlingException"] * 5
+    started = time.monotonic()
+    reply = api.job(job_id, WAIT="5")
+    assert time.monotonic() - started < 1
+    assert text_of(reply, "uws:phase") == "PENDING"

@@ -1,11 +1,21 @@
 """Blocking (docs/uws.md, Blocking): ``GET {job}?WAIT=n`` reads the job until its phase
-changes or the time is up, a few reads a second at most."""
+changes or the time is up, a few reads a second at most, and ends early when busy.
+
+UWS 1.1 lets the server answer a WAIT before its time is up. "Busy" here is what the function
+itself sees, never a guess: DynamoDB refusing WAIT's own read as throttled after the SDK's
+retries. The job as last read is then the answer (a 200, not a 503), and the Lambda is free.
+How many waiters the function holds at once is not visible inside it (only CloudWatch, a
+minute late, knows its concurrency); API Gateway enforces that instead: the function's reserved
+concurrency (WaitConcurrency) caps the waiters, and one more is answered 503 with Retry-After
+before any Lambda runs.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 
+from ..errors import ServiceUnavailable
 from ..job import Job
 from ..phases import ACTIVE, Phase
 from ..service import JobHandle
@@ -24,7 +34,8 @@ def wait_pauses() -> Iterator[float]:
 
 
 def wait_for_change(job: JobHandle, current: Job, awaited: Phase | None, seconds: float) -> Job:
-    """Read the job after each of :func:`wait_pauses` until its phase changes or time is up.
+    """Read the job after each of :func:`wait_pauses` until its phase changes, time is up or
+    a read is throttled (then the job as last read).
 
     Waits only while the job is active and, if PHASE was given, still in that phase.
     """
@@ -38,7 +49,10 @@ def wait_for_change(job: JobHandle, current: Job, awaited: Phase | None, seconds
         if remaining <= 0:
             break
         service.sleep(min(pause, remaining))
-        current = job.load()
+        try:
+            current = job.load()
+        except ServiceUnavailable:  # busy: answer with what was read, not read on nor fail
+            break
         if current.phase != start_phase:
             break
     return current
