@@ -5,6 +5,7 @@ its own with ``aws s3 sync``."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 
@@ -22,16 +23,22 @@ HATS_THRESHOLD = 2_000  # rows a partition at most: about a hundred partitions o
 
 
 def build(directory: Path = BUILT) -> Path:
-    """The Hipparcos catalogue root, converted from hip2.dat unless it is there already."""
-    metadata = directory / "catalogue.yaml"
-    if (
-        not metadata.exists()
-        or metadata.stat().st_mtime < source_path().stat().st_mtime
-        or not (directory / "hipparcos" / HATS_TABLE / "partition_info.csv").exists()
-    ):
-        convert(directory)
-        add_hats(directory)
-    (directory / "examples.yaml").write_bytes(EXAMPLES.read_bytes())
+    """The Hipparcos catalogue root, converted from hip2.dat unless it is there already. Under
+    a file lock: pytest's workers (and a server) may all ask for it first on a fresh clone."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with open(directory.parent / f".{directory.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        metadata = directory / "catalogue.yaml"
+        if (
+            not metadata.exists()
+            or metadata.stat().st_mtime < source_path().stat().st_mtime
+            or not (directory / "hipparcos" / HATS_TABLE / "partition_info.csv").exists()
+        ):
+            convert(directory)
+            add_hats(directory)
+        examples = directory / "examples.yaml"
+        if not examples.exists() or examples.read_bytes() != EXAMPLES.read_bytes():
+            examples.write_bytes(EXAMPLES.read_bytes())
     return directory
 
 
