@@ -140,12 +140,6 @@ class QueryEngine:
         db.execute(f"LOAD {sql_literal(httpfs_extension())}")
         if self._reads_s3:
             db.execute(_s3_secret(self._s3_access()))
-        try:
-            document = yaml.safe_load(self.read_text(self.root + CATALOGUE_FILE))
-        except yaml.YAMLError as error:
-            raise MetadataError(f"{CATALOGUE_FILE} is not YAML: {error}") from None
-        self._catalogue = parse_catalogue(document, self.root, db, self.elsewhere)
-        create_tap_schema(db, self._catalogue)
         # A file's size and Parquet footer are kept for the container's life (the catalogue
         # is read once per container anyway): a second query over a partition sends no HEAD
         # and parses no footer again (the bytes themselves stay in DuckDB's external file
@@ -161,6 +155,14 @@ class QueryEngine:
         db.execute(f"SET allowed_directories = [{', '.join(map(sql_literal, allowed))}]")
         db.execute("SET enable_external_access = false")
         db.execute("SET lock_configuration = true")
+        # The catalogue's tables are described (schemas, HATS metadata) only now, behind the
+        # lock: a location tap.locations let through still reads nothing DuckDB may not.
+        try:
+            document = yaml.safe_load(self.read_text(self.root + CATALOGUE_FILE))
+        except yaml.YAMLError as error:
+            raise MetadataError(f"{CATALOGUE_FILE} is not YAML: {error}") from None
+        self._catalogue = parse_catalogue(document, self.root, db, self.elsewhere)
+        create_tap_schema(db, self._catalogue)
         return db
 
     # ---- a query ---------------------------------------------------------------------------
