@@ -227,7 +227,7 @@ def run(rows_list: list[int], repeats: int = 7) -> dict[str, Any]:
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = ["", "HATS cones: the query engine from the embedded S3 | from local disk;"
+    lines = ["", "10. HATS cones: the query engine from the embedded S3 | from local disk;"
              " LSDB 0.11 from the same local disk, same run, same cones"]  # fmt: skip
     for rows, r in results.items():
         lines.append(f"  {int(rows):>11,} rows, {r['partitions']} partitions,"

@@ -1,4 +1,4 @@
-"""8. TAP over real HTTP: a 2° cone search around Sirius on Hipparcos-2, as pyvo runs it, once
+"""9. TAP over real HTTP: a 2° cone search around Sirius on Hipparcos-2, as pyvo runs it, once
 as an async job's whole lifecycle (create+RUN, WAIT until done, the result, DELETE) and once
 sync, against `make serve-tap` (a subprocess, jobs in memory) and against GAVO DaCHS 2.7 on
 the same machine over the same rows (bench/dachs.py). The same client code runs both, their
@@ -139,7 +139,7 @@ def rows(results: dict[str, Any]) -> list[str]:
     tap = results["tap"]
     lines = [
         "",
-        "8. TAP: a 2° cone (Hipparcos-2, around Sirius) through pyvo, ours vs GAVO DaCHS 2.7",
+        "9. TAP: a 2° cone (Hipparcos-2, around Sirius) through pyvo, ours vs GAVO DaCHS 2.7",
     ]
     names = ("ours", "dachs") if "async" in tap.get("dachs", {}) else ("ours",)
     for name in names:
