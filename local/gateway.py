@@ -97,9 +97,11 @@ class ApiGateway:
 
     def throttled(self, error: str) -> HttpReply:
         """API Gateway's answer when Lambda throttles the function behind a proxy integration:
-        its INTEGRATION_FAILURE gateway response, a bare 500 unless the template maps it
-        (API Gateway Developer Guide, "Gateway response types": INTEGRATION_FAILURE)."""
-        return self._gateway("INTEGRATION_FAILURE", 500, error)
+        500 "Internal server error" (Lambda Developer Guide, "Handling Lambda errors with an
+        API Gateway API"), logged as a configuration error: the API_CONFIGURATION_ERROR
+        gateway response unless the template maps it (API Gateway Developer Guide, "Gateway
+        response types")."""
+        return self._gateway("API_CONFIGURATION_ERROR", 500, error)
 
     def _gateway(self, kind: str, status: int, error: str) -> HttpReply:
         return HttpReply(*self.api.gateway_response(kind, status, error))

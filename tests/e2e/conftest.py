@@ -54,7 +54,10 @@ def running_server(
             yield server
         return
     port = free_port()
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    # not the caller's AWS settings, nor a pool or a fault rate exported for `make serve`:
+    # a test asks for those through ``env``
+    environment = {k: v for k, v in os.environ.items()
+                   if not k.startswith("AWS_") and k not in ("ACCOUNT_CONCURRENCY", "FAULT_RATE")}  # fmt: skip
     # each its own state file: `make test` runs several services at once
     state = keep_in.parent / f"{keep_in.name}.state.json"
     environment.update(REAPER_EVERY="1", PYTHONUNBUFFERED="1", ENFORCE_IAM="1",

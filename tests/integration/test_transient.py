@@ -165,7 +165,7 @@ def test_a_throttled_api_function_is_a_503_with_retry_after_not_a_bare_500(api, 
     gateway = ApiGateway(api.routes, rest_api(load(), api.refs), api.functions)
     faults.script["JobsFunction"] = [injected.LAMBDA_THROTTLE.code]
     reply = gateway.answer("GET", "/async", "", {}, b"", "127.0.0.1:1")
-    assert reply.status == 503 and reply.headers["Retry-After"] == "1"
+    assert reply.status == 503 and reply.headers["Retry-After"] == "5"
     assert reply.body == b"The service is busy; please retry shortly."
     assert gateway.answer("GET", "/async", "", {}, b"", "127.0.0.1:1").status == 200
 

@@ -101,9 +101,20 @@ def test_a_batch_throttled_past_its_visibility_timeout_goes_back_to_the_queue():
 
 
 def test_a_throttled_client_gets_503_and_the_stage_throttle_429_both_with_retry_after():
+    """A throttled Lambda is API Gateway's 500 configuration error (or an integration failure):
+    both are a 503 to retry after BusyRetryAfter; the stage's throttle a 429; and any other 5xx
+    of API Gateway's own keeps its status but says when to retry."""
     template = load()
     api = rest_api(template, parameter_defaults(template))
-    for kind, status in (("INTEGRATION_FAILURE", 503), ("THROTTLED", 429)):
-        answered, headers, body = api.gateway_response(kind, 500, "Rate Exceeded")
-        assert (answered, headers["Retry-After"]) == (status, "1")
+    for kind, default, status, after in (
+        ("API_CONFIGURATION_ERROR", 500, 503, "5"),
+        ("INTEGRATION_FAILURE", 504, 503, "5"),
+        ("THROTTLED", 429, 429, "1"),
+    ):
+        answered, headers, body = api.gateway_response(kind, default, "Rate Exceeded")
+        assert (answered, headers["Retry-After"]) == (status, after)
         assert headers["Content-Type"].startswith("text/plain") and body.endswith(b"shortly.")
+    answered, headers, _ = api.gateway_response("INTEGRATION_TIMEOUT", 504, "Endpoint timed out")
+    assert (answered, headers["Retry-After"]) == (504, "5")
+    api = rest_api(template, {**parameter_defaults(template), "BusyRetryAfter": "2"})
+    assert api.gateway_response("API_CONFIGURATION_ERROR", 500, "x")[1]["Retry-After"] == "2"
