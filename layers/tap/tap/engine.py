@@ -177,13 +177,7 @@ class QueryEngine:
         """Translate and run ``query`` (its uploads' VOTables given by table name) into a file
         of the query's format in the working directory; TapError for what cannot run.
         ``on_full_scan`` hears, before the query runs, of the big tables it reads whole."""
-        db = self._open()
-        cursor = db.cursor()
-        upload_schema = f"upload_{uuid.uuid4().hex}"
-        try:
-            if self._reads_s3:
-                cursor.execute(_s3_secret(self._s3_access()))  # keys as fresh as the function's
-            upload_tables, upload_columns = self._load_uploads(cursor, upload_schema, uploads)
+        with self._uploads_loaded(uploads) as (cursor, upload_tables, upload_columns):
             translation = self._translate(query, upload_tables)
             full_scans = self.full_scans(translation)
             if full_scans and on_full_scan is not None:
@@ -202,6 +196,20 @@ class QueryEngine:
                 except duckdb.Error as error:
                     raise TapError(_duckdb_message(error)) from None
             return Outcome(path, query.output, written, full_scans)
+
+    @contextlib.contextmanager
+    def _uploads_loaded(
+        self, uploads: Mapping[str, bytes]
+    ) -> Iterator[tuple[duckdb.DuckDBPyConnection, dict[str, ResolvedTable], UploadColumns]]:
+        """A cursor of its own (S3 keys as fresh as the function's) with the uploads loaded
+        into a schema of their own, dropped afterwards."""
+        cursor = self._open().cursor()
+        upload_schema = f"upload_{uuid.uuid4().hex}"
+        try:
+            if self._reads_s3:
+                cursor.execute(_s3_secret(self._s3_access()))
+            tables, columns = self._load_uploads(cursor, upload_schema, uploads)
+            yield cursor, tables, columns
         finally:
             with contextlib.suppress(duckdb.Error):
                 cursor.execute(f"DROP SCHEMA IF EXISTS {quote_identifier(upload_schema)} CASCADE")
@@ -210,12 +218,10 @@ class QueryEngine:
     def full_scans_of(self, query: TapQuery, uploads: Mapping[str, bytes]) -> tuple[str, ...]:
         """The big tables ``query`` would read whole, from its translation alone (nothing
         loaded, nothing run): what the worker asks before it runs a query
-        (tap.service.needs_container). TapError for a query that cannot run."""
-        tables = {}
-        for name, document in uploads.items():
-            columns = tuple(c.name for c in _upload(name, document).columns)
-            tables[name] = ResolvedTable("TAP_UPLOAD", name, quote_identifier(name), columns)
-        return self.full_scans(self._translate(query, tables))
+        (tap.service.needs_container). The uploads are loaded, as a run loads them: a
+        cross-match is narrowed by their positions. TapError for a query that cannot run."""
+        with self._uploads_loaded(uploads) as (_, tables, _):
+            return self.full_scans(self._translate(query, tables))
 
     def _translate(self, query: TapQuery, uploads: Mapping[str, ResolvedTable]) -> Translation:
         try:
@@ -230,9 +236,10 @@ class QueryEngine:
         for name, document in uploads.items():
             table = _upload(name, document)
             load_upload(cursor, name, table, schema=schema, directory=str(self.workdir))
+            relation = f"{quote_identifier(schema)}.{quote_identifier(name)}"
             tables[name] = ResolvedTable(
-                "TAP_UPLOAD", name, f"{quote_identifier(schema)}.{quote_identifier(name)}",
-                tuple(c.name for c in table.columns), positions=_positions(table),
+                "TAP_UPLOAD", name, relation, tuple(c.name for c in table.columns),
+                positions=_positions(cursor, relation, table),
             )  # fmt: skip
             columns[name.lower()] = {c.name.lower(): c for c in table.columns}
         return tables, columns
@@ -310,23 +317,25 @@ def _upload(name: str, document: bytes) -> Any:
         raise TapError(f"The upload {name} is not a VOTable this service reads: {error}.") from None
 
 
-def _positions(table: UploadTable) -> Positions:
-    """An upload's rows' values of two columns (those that are numbers), which a cross-match
-    against a HATS table narrows that table's read to (None: no such columns)."""
-    names = [c.name.lower() for c in table.columns]
+def _positions(cursor: duckdb.DuckDBPyConnection, relation: str, table: UploadTable) -> Positions:
+    """An upload's values of two numeric columns, which a cross-match against a HATS table
+    narrows that table's read to (None: no such columns). Read back from the table as loaded:
+    a ``float`` column is compared in single precision, and its cones must be the same."""
+    numeric = {c.name.lower(): c.name for c in table.columns
+               if c.datatype in _NUMERIC and c.arraysize in (None, "1")}  # fmt: skip
 
     def positions(ra: str, dec: str) -> list[tuple[float, float]] | None:
-        if ra.lower() not in names or dec.lower() not in names:
+        if ra.lower() not in numeric or dec.lower() not in numeric:
             return None
-        i, j = names.index(ra.lower()), names.index(dec.lower())
-        pairs = ((row[i], row[j]) for row in table.rows)
-        return [(float(a), float(d)) for a, d in pairs if _number(a) and _number(d)]
+        columns = (quote_identifier(numeric[c.lower()]) for c in (ra, dec))
+        select = ", ".join(f"CAST({c} AS DOUBLE)" for c in columns)
+        rows = cursor.execute(f"SELECT {select} FROM {relation}").fetchall()
+        return [(a, d) for a, d in rows if a is not None and d is not None]
 
     return positions
 
 
-def _number(value: Any) -> bool:
-    return type(value) in (int, float)
+_NUMERIC = frozenset({"unsignedByte", "short", "int", "long", "float", "double"})
 
 
 @contextlib.contextmanager

@@ -235,5 +235,29 @@ def test_a_big_table_read_whole_is_said_and_a_cone_on_it_is_not(hats_engine):
         assert run("SELECT count(*) FROM demo.sky WHERE mag > 3").full_scans == ("demo.sky",)
         assert run(f"SELECT id FROM demo.sky WHERE {cone} OR mag > 13").full_scans == ("demo.sky",)
         assert heard == [("demo.sky",), ("demo.sky",)]
+        # most of the sky is a full scan too, read by the glob rather than by every name
+        most = "1 = CONTAINS(POINT('ICRS', ra, dec), CIRCLE('ICRS', 10, 20, 120))"
+        assert run(f"SELECT id FROM demo.sky WHERE {most}").full_scans == ("demo.sky",)
+    finally:
+        table.big = None
+
+
+def test_the_workers_question_sees_a_crossmatch_narrowed_by_its_upload(hats_engine):
+    """tap.service.needs_container's answer: a cross-match of a few positions against a big
+    HATS table stays on the worker; one round the whole sky is a full scan."""
+    from .test_hats_crossmatch import votable
+
+    table = hats_engine.catalogue.table("demo.sky")
+    table.big = True
+    try:
+
+        def scans(radius: float) -> tuple[str, ...]:
+            query = ("SELECT u.uid, c.id FROM TAP_UPLOAD.up AS u JOIN demo.sky AS c ON "
+                     f"DISTANCE(POINT(c.ra, c.dec), POINT(u.ra, u.dec)) < {radius}")  # fmt: skip
+            tap = parse_tap_query({"LANG": "ADQL", "QUERY": query}, Limits())
+            return hats_engine.full_scans_of(tap, {"up": votable([(1, 10.0, 20.0)])})
+
+        assert scans(1) == ()
+        assert scans(170) == ("demo.sky",)
     finally:
         table.big = None

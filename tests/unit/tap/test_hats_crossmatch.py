@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import math
 import random
+import struct
 
 import duckdb
 import pytest
@@ -194,3 +195,54 @@ def test_the_translator_narrows_by_the_join_only_where_it_binds():
     # a DISTANCE from a known point is a cone
     cone = "SELECT * FROM s.cat AS c WHERE DISTANCE(c.ra, c.dec, 10, 20) <= 1"
     assert regions(cone) == [Cone("ra", "dec", 10.0, 20.0, 1.0)]
+    # a negative radius: the SQL takes its absolute value, so it narrows nothing
+    negative = "ON 1 = CONTAINS(POINT(c.ra, c.dec), CIRCLE(u.ra, u.dec, -1))"
+    assert regions(f"SELECT * FROM TAP_UPLOAD.up AS u JOIN s.cat AS c {negative}") == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        # the catalogue's stars with no upload position near: the usual anti-cross-match
+        "SELECT c.id FROM {table} AS c WHERE NOT EXISTS (SELECT 1 FROM TAP_UPLOAD.up AS u"
+        " WHERE DISTANCE(POINT(c.ra, c.dec), POINT(u.ra, u.dec)) < 1)",
+        "SELECT c.id FROM {table} AS c WHERE c.id < 10 OR EXISTS (SELECT 1 FROM TAP_UPLOAD.up"
+        " AS u WHERE 1 = CONTAINS(POINT(c.ra, c.dec), CIRCLE(u.ra, u.dec, 1)))",
+        "SELECT c.id FROM {table} AS c WHERE NOT EXISTS (SELECT 1 FROM TAP_UPLOAD.up AS u"
+        " WHERE DISTANCE(c.ra, c.dec, 10, 20) < 30)",
+    ],
+)
+def test_a_correlated_subquerys_condition_does_not_narrow_the_outer_table(hats_engine, query):
+    """Its rows are not filtered by it: the outer HATS table is read whole, as the plain one."""
+
+    def ids(table: str) -> set[int]:
+        params = {"LANG": "ADQL", "QUERY": query.format(table=table), "RESPONSEFORMAT": "csv",
+                  "MAXREC": "100000"}  # fmt: skip
+        path = hats_engine.run(parse_tap_query(params, Limits()), {"up": votable(UPLOAD)}).path
+        return {int(line) for line in path.read_text().split()[1:]}
+
+    plain = ids("demo.plain")
+    assert len(plain) > 100 and ids("demo.sky") == plain
+
+
+def test_an_upload_in_single_precision_is_narrowed_as_it_is_compared(hats_engine, monkeypatch):
+    """A ``float`` column is loaded as FLOAT: the cones are round its single-precision values
+    (the ones the SQL compares), not the VOTable's digits read as doubles."""
+    ra, dec = 300.123456789, -45.987654321
+    buffer = io.BytesIO()
+    columns = [Column("uid", "long"), Column("ra", "float"), Column("dec", "float")]
+    write_votable(buffer, columns, [[(1, ra, dec)]])
+    centres: list = []
+
+    def spied(query, tables, *args, **kwargs):
+        (up,) = [t for t in tables.tables if t.schema == "TAP_UPLOAD"]
+        centres.extend(up.positions("ra", "dec"))
+        return translate(query, tables, *args, **kwargs)
+
+    monkeypatch.setattr(tap.engine, "translate", spied)
+    query = ("SELECT u.uid, c.id FROM TAP_UPLOAD.up AS u JOIN demo.sky AS c ON "
+             "DISTANCE(POINT(c.ra, c.dec), POINT(u.ra, u.dec)) < 0.00001")  # fmt: skip
+    params = {"LANG": "ADQL", "QUERY": query, "RESPONSEFORMAT": "csv"}
+    hats_engine.run(parse_tap_query(params, Limits()), {"up": buffer.getvalue()})
+    single = struct.unpack("<ff", struct.pack("<ff", ra, dec))
+    assert centres == [single] and single != (ra, dec)

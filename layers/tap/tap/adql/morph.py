@@ -87,8 +87,9 @@ def _columns(point: g.Point) -> tuple[str, str, str] | None:
 
 def _near(a: g.Point, b: g.Point, radius: Num) -> Found:
     """What "a is within radius of b" asks of each table whose columns one of them is: a cone
-    round the other when it is known, else (another table's columns) a cross-match."""
-    if not isinstance(radius, float):
+    round the other when it is known, else (another table's columns) a cross-match. None for
+    a negative radius: the SQL's haversine test takes it as its absolute value."""
+    if not isinstance(radius, float) or radius < 0:
         return []
     found: Found = []
     for one, other in ((a, b), (b, a)):

@@ -61,7 +61,11 @@ def translate(
     outputs = names.query(tree, None, {})
     top, offset = _take(tree, "limit"), _take(tree, "offset")
     tree = morph(tree, udfs, where)
-    regions = _regions(tree, {alias.lower(): table for _, table, alias in names.replacements})
+    regions = _regions(
+        tree,
+        {alias.lower(): table for _, table, alias in names.replacements},
+        {alias.lower(): node.parent_select for node, _, alias in names.replacements},
+    )
     # Each table becomes a name no query can hold, replaced by its SQL once the query is
     # written: sqlglot would parse a narrowed HATS read (its files, its index ranges) and
     # write it again for nothing (a fifth of a cone's translation).
@@ -90,24 +94,31 @@ def _take(tree: exp.Expression, part: str) -> int | None:
     return int(node.expression.this)
 
 
-def _regions(tree: exp.Expression, tables: Mapping[str, ResolvedTable]) -> dict[str, list[Region]]:
+def _regions(
+    tree: exp.Expression,
+    tables: Mapping[str, ResolvedTable],
+    homes: Mapping[str, exp.Expression | None],
+) -> dict[str, list[Region]]:
     """Regions every row of a table must be in, keyed by the table's alias in the SQL: those a
     CONTAINS(POINT(t.ra, t.dec), known shape) = 1 or a DISTANCE(...) < r asks, ANDed at the top
-    of a WHERE clause or of an inner join's ON (a left join's ON: only of the table it joins).
+    of a WHERE clause or of an inner join's ON (a left join's ON: only of the table it joins)
+    of the SELECT that reads the table (``homes`` by alias): a correlated subquery's condition
+    (NOT EXISTS (... WHERE DISTANCE(t..., u...) < r)) does not filter the outer table's rows.
     A cross-match against a table whose positions are known (an upload) becomes cones round
     them (``tables`` by alias gives them)."""
     found: dict[str, list[Region]] = {}
-    conditions = [(where.this, None) for where in tree.find_all(exp.Where)]
+    conditions = [(where.this, None, where.parent) for where in tree.find_all(exp.Where)]
     for join in tree.find_all(exp.Join):
         on = join.args.get("on")
         if on is not None and join.side in ("", "LEFT"):
-            conditions.append((on, join.this.alias.lower() if join.side else None))
-    for condition, only in conditions:
+            only = join.this.alias.lower() if join.side else None
+            conditions.append((on, only, join.parent_select))
+    for condition, only, select in conditions:
         for term in _conjuncts(condition):
             while isinstance(term, exp.Paren) and not (term._meta and "regions" in term._meta):
                 term = term.this
             for alias, region in (term.meta.get("regions") or []) if term._meta else []:
-                if only is not None and alias != only:
+                if (only is not None and alias != only) or homes.get(alias) is not select:
                     continue
                 if isinstance(region, Near):
                     if alias not in tables or tables[alias].narrow is None:
