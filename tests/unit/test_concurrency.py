@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import boto3
 import pytest
@@ -118,3 +119,24 @@ def test_a_throttled_client_gets_503_and_the_stage_throttle_429_both_with_retry_
     assert (answered, headers["Retry-After"]) == (504, "5")
     api = rest_api(template, {**parameter_defaults(template), "BusyRetryAfter": "2"})
     assert api.gateway_response("API_CONFIGURATION_ERROR", 500, "x")[1]["Retry-After"] == "2"
+
+
+def test_a_handler_that_raises_gives_its_execution_back():
+    """Lambda frees an execution when its invocation ends, however it ends."""
+    from local.template import FunctionSpec
+
+    limits = Concurrency(20, {"Boom": 1})
+    here = Path(__file__)
+    spec = FunctionSpec("Boom", here.parent, here.stem, "raising", {}, 3, 128, reserved=1)
+    lambdas.impose(limits)
+    try:
+        for _ in range(3):  # a slot kept would refuse the second
+            with pytest.raises(RuntimeError, match="the handler failed"):
+                lambdas.invoke(spec, {})
+        assert limits.refused.get("Boom", 0) == 0
+    finally:
+        lambdas.impose(None)
+
+
+def raising(event, context):
+    raise RuntimeError("the handler failed")
