@@ -173,6 +173,33 @@ def test_wait_returns_soon_after_a_phase_change(api):
     assert returned - changed_at[0] < 0.6
 
 
+def test_a_wait_that_sees_a_job_start_answers_its_end_if_it_comes_within_half_a_second(api):
+    """QUEUED → EXECUTING, and COMPLETED 0.2 s later: one WAIT answers COMPLETED (a client
+    answered EXECUTING would wait again: pyvo after a sleep of a second)."""
+    from uws.isodt import utcnow
+    from uws.job import SYSTEM
+    from uws.service import build_service
+
+    job_id = api.create()
+    api.request("POST", f"/async/{job_id}/phase", data={"PHASE": "RUN"})
+    store, ended = build_service().store, []
+
+    def run_briefly(seconds: float) -> None:
+        time.sleep(0.3)
+        now = utcnow()
+        store.mark_executing(job_id, now, store.load(job_id, SYSTEM, now).execution_duration)
+        time.sleep(seconds)
+        store.mark_completed(job_id, utcnow())
+        ended.append(time.monotonic())
+
+    thread = threading.Thread(target=run_briefly, args=(0.2,))
+    thread.start()
+    root = api.job(job_id, WAIT="10")
+    returned = time.monotonic()
+    thread.join()
+    assert text_of(root, "uws:phase") == "COMPLETED" and returned - ended[0] < 0.3
+
+
 def test_wait_with_another_phase_answers_at_once(api):
     job_id = api.create()
     start = time.monotonic()

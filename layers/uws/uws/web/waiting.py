@@ -13,7 +13,7 @@ before any Lambda runs.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ..errors import ServiceUnavailable
 from ..job import Job
@@ -35,24 +35,36 @@ def wait_pauses() -> Iterator[float]:
 
 def wait_for_change(job: JobHandle, current: Job, awaited: Phase | None, seconds: float) -> Job:
     """Read the job after each of :func:`wait_pauses` until its phase changes, time is up or
-    a read is throttled (then the job as last read).
+    a read is throttled (then the job as last read); a job seen to start is read on for at
+    most LONGEST_PAUSE more, and answered at once if it ends meanwhile.
 
     Waits only while the job is active and, if PHASE was given, still in that phase.
     """
     start_phase = current.phase
     if start_phase not in ACTIVE or (awaited is not None and start_phase != awaited):
         return current
-    service = job.service
     deadline = time.monotonic() + seconds
+    current = _read_until(job, current, lambda phase: phase != start_phase, deadline)
+    if current.phase == Phase.EXECUTING:
+        # Just started: look on as long as a read may lag a change anyway (LONGEST_PAUSE), so
+        # that a short job is answered ended, not EXECUTING. A client that sees EXECUTING
+        # waits again, and pyvo sleeps a second first: most TAP queries end well within it.
+        settle = min(deadline, time.monotonic() + LONGEST_PAUSE)
+        current = _read_until(job, current, lambda phase: phase not in ACTIVE, settle)
+    return current
+
+
+def _read_until(job: JobHandle, current: Job, done: Callable[[Phase], bool], until: float) -> Job:
+    """The job read after each of :func:`wait_pauses` until ``done(phase)`` or ``until``."""
     for pause in wait_pauses():
-        remaining = deadline - time.monotonic()
+        remaining = until - time.monotonic()
         if remaining <= 0:
             break
-        service.sleep(min(pause, remaining))
+        job.service.sleep(min(pause, remaining))
         try:
             current = job.load()
         except ServiceUnavailable:  # busy: answer with what was read, not read on nor fail
             break
-        if current.phase != start_phase:
+        if done(current.phase):
             break
     return current
