@@ -102,7 +102,7 @@ integration: $(VENV)/.installed  ## handlers on moto in-process, under IAM
 e2e: $(VENV)/.installed  ## real HTTP against make serve: curl, pyvo, STILTS
 	$(PY) -m pytest -q tests/e2e
 
-bench: $(VENV)/.installed  ## benchmarks (about 7 minutes): table and bench/results.json
+bench: $(VENV)/.installed  ## benchmarks (about 12 minutes; HATS builds its catalogues once, minutes more): table and bench/results.json
 	$(PY) -m bench
 
 events: $(VENV)/.installed  ## rewrite events/ after changing routes
