@@ -40,7 +40,9 @@ FORMS = {
     "circle round the catalogue": "CONTAINS(POINT(u.ra, u.dec), CIRCLE(c.ra, c.dec, {r})) = 1",
     "distance below": "DISTANCE(POINT(c.ra, c.dec), POINT(u.ra, u.dec)) < {r}",
     "distance above, four numbers": "{r} >= DISTANCE(u.ra, u.dec, c.ra, c.dec)",
+    "radius in arcseconds": "1 = CONTAINS(POINT(c.ra, c.dec), CIRCLE(u.ra, u.dec, 2880.0/3600))",
 }
+assert RADIUS == 2880.0 / 3600
 
 
 def votable(rows: list[tuple[int, float, float]]) -> bytes:
@@ -195,6 +197,11 @@ def test_the_translator_narrows_by_the_join_only_where_it_binds():
     # a DISTANCE from a known point is a cone
     cone = "SELECT * FROM s.cat AS c WHERE DISTANCE(c.ra, c.dec, 10, 20) <= 1"
     assert regions(cone) == [Cone("ra", "dec", 10.0, 20.0, 1.0)]
+    # a radius in arcseconds, as astronomers write one: folded, it narrows
+    arcsec = "ON 1 = CONTAINS(POINT(c.ra, c.dec), CIRCLE(u.ra, u.dec, 1.0/3600))"
+    assert regions(f"SELECT * FROM TAP_UPLOAD.up AS u JOIN s.cat AS c {arcsec}") == [
+        Cones("ra", "dec", ((1.0, 2.0), (3.0, 4.0)), 1.0 / 3600)
+    ]
     # a negative radius: the SQL takes its absolute value, so it narrows nothing
     negative = "ON 1 = CONTAINS(POINT(c.ra, c.dec), CIRCLE(u.ra, u.dec, -1))"
     assert regions(f"SELECT * FROM TAP_UPLOAD.up AS u JOIN s.cat AS c {negative}") == []

@@ -10,6 +10,7 @@ which is exact for great-circle edges and cheap per row.
 from __future__ import annotations
 
 import math
+import operator
 
 from sqlglot import exp
 
@@ -79,16 +80,31 @@ def call(name: str, *args: Num) -> Num:
 
 
 def number(value: exp.Expression) -> Num:
-    """A float for a numeric literal (signed or not), else the expression itself."""
+    """A float for a numeric literal (signed or not) or arithmetic of them (a radius of
+    ``1.0/3600``, an arcsecond, is how astronomers write one), else the expression itself."""
     if isinstance(value, exp.Literal) and not value.is_string:
         return float(value.this)
-    if isinstance(value, exp.Neg) and isinstance(value.this, exp.Literal):
+    if isinstance(value, exp.Neg | exp.Paren):
         inner = number(value.this)
-        return -inner if isinstance(inner, float) else value
-    if isinstance(value, exp.Paren):
-        inner = number(value.this)
-        return inner if isinstance(inner, float) else value
+        if not isinstance(inner, float):
+            return value
+        return -inner if isinstance(value, exp.Neg) else inner
+    operation = _ARITHMETIC.get(type(value))
+    if operation is not None:
+        left, right = number(value.this), number(value.expression)
+        if isinstance(left, float) and isinstance(right, float):
+            if isinstance(value, exp.Div) and right == 0:
+                return value  # DuckDB's answer (NULL or an error), not ours
+            return operation(left, right)
     return value
+
+
+_ARITHMETIC = {
+    exp.Add: operator.add,
+    exp.Sub: operator.sub,
+    exp.Mul: operator.mul,
+    exp.Div: operator.truediv,
+}
 
 
 def unit(ra: Num, dec: Num) -> Vec:
