@@ -134,3 +134,14 @@ def test_a_text_answer_lambda_could_not_return_goes_by_s3_not_a_5xx(tap_api, mon
         "LANG": "ADQL", "QUERY": "SELECT TOP 50 hip, ra, dec FROM hipparcos.main",
     })  # fmt: skip
     assert reply.status == 303 and "/answers/" in reply.location
+
+
+def test_without_big_tables_the_workers_question_translates_nothing(tap_api, monkeypatch):
+    """The demo catalogue has no big table: nothing of it is worth a container, so the worker
+    translates nothing (and fetches no upload) before the run does."""
+    from tap import engine
+
+    asked: list[str] = []
+    monkeypatch.setattr(engine.QueryEngine, "full_scans_of", lambda *a: asked.append("!") or ())
+    job_id = run_to_end(tap_api, {"LANG": "ADQL", "QUERY": "SELECT COUNT(*) FROM hipparcos.main"})
+    assert text_of(tap_api.job(job_id), "uws:phase") == "COMPLETED" and asked == []

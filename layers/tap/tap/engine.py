@@ -216,10 +216,10 @@ class QueryEngine:
             cursor.close()
 
     def full_scans_of(self, query: TapQuery, uploads: Mapping[str, bytes]) -> tuple[str, ...]:
-        """The big tables ``query`` would read whole, from its translation alone (nothing
-        loaded, nothing run): what the worker asks before it runs a query
-        (tap.service.needs_container). The uploads are loaded, as a run loads them: a
-        cross-match is narrowed by their positions. TapError for a query that cannot run."""
+        """The big tables ``query`` would read whole, from its translation (nothing run): what
+        the worker asks before it runs a query (tap.service.needs_container). The uploads are
+        loaded, as a run loads them: a cross-match is narrowed by their positions. TapError
+        for a query that cannot run."""
         with self._uploads_loaded(uploads) as (_, tables, _):
             return self.full_scans(self._translate(query, tables))
 
@@ -310,7 +310,7 @@ class QueryEngine:
             return None
 
 
-def _upload(name: str, document: bytes) -> Any:
+def _upload(name: str, document: bytes) -> UploadTable:
     try:
         return read_votable(document)
     except VOTableError as error:

@@ -73,6 +73,8 @@ def needs_container(ctx: JobContext) -> dict[str, str] | None:
     (TaskStorageGiB) within TaskMemory, and whose job may then be given more than Lambda's
     15 minutes; anything else, or a query that cannot run (the run says why), stays on the
     worker."""
+    if not any(table.is_big for table in engine().catalogue.tables()):
+        return None  # nothing to read whole: no translation, no upload fetched twice
     limits = Limits.from_environment()
     try:
         query = parse_tap_query(ctx.parameters, limits)
