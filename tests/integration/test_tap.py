@@ -96,6 +96,20 @@ def test_sync_answers_the_table_and_an_error_with_a_400(tap_api):
     assert refused.status == 400 and 'value="ERROR"' in refused.body
 
 
+def test_a_fault_of_ours_in_a_sync_query_is_a_500_error_votable(tap_api, monkeypatch):
+    """TAP's clients read an error VOTable (STILTS taplint calls anything else a bad content
+    type); the text/plain sentence is the UWS's answer, not TAP's."""
+    from tap.engine import QueryEngine
+
+    def broken(*args, **kwargs):
+        raise FileNotFoundError("a result file went away")
+
+    monkeypatch.setattr(QueryEngine, "run", broken)
+    reply = tap_api.request("GET", "/sync", query={"LANG": "ADQL", "QUERY": "SELECT 1"})
+    assert reply.status == 500 and reply.content_type.startswith("application/x-votable+xml")
+    assert 'value="ERROR"' in reply.body and "please retry or report it" in reply.body
+
+
 def test_a_parquet_answer_goes_by_s3(tap_api):
     reply = tap_api.request("POST", "/sync", data={
         "LANG": "ADQL", "QUERY": "SELECT TOP 2 hip FROM hipparcos.main", "FORMAT": "parquet",

@@ -48,6 +48,8 @@ CATALOGUE_FILE = "catalogue.yaml"
 UploadColumns = dict[str, dict[str, Column]]  # an upload's columns, by table and column name
 # Fractions of the function's memory DuckDB may take; the rest is Python's and the writers'.
 MEMORY_SHARE = 0.6
+ENGINE_DIRECTORY = "engine-"  # + process id + a suffix: one engine's working directory
+_working: set[Path] = set()  # the working directories of this process's engines
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,28 @@ def httpfs_extension() -> str:
     if not found:
         raise RuntimeError("the duckdb-extension-httpfs package holds no extension file")
     return found[0]
+
+
+def _remove_abandoned(base: Path) -> None:
+    """Remove what engines left under ``base`` that no running process holds: a Lambda
+    runtime restarted after a timeout or crash keeps the container's /tmp, spilled data and
+    results included, and its successor may have the same process id."""
+    for directory in base.glob(f"{ENGINE_DIRECTORY}*"):
+        if directory in _working:
+            continue
+        pid = directory.name.removeprefix(ENGINE_DIRECTORY).partition("-")[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or not _running(int(pid)):
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # no signal sent: whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _s3_secret(access: Mapping[str, str | None]) -> str:
@@ -108,7 +132,10 @@ class QueryEngine:
         self.elsewhere = tuple(elsewhere)  # s3:// prefixes of other buckets (tap.locations)
         self.read_text = read_text
         self._s3_access = s3_access
-        self.workdir = workdir
+        # A directory of its own under ``workdir``: on Lambda /tmp is the container's alone,
+        # but the local runtime's functions, its container tasks and the tests share one disk,
+        # and a cold start that emptied ``workdir`` whole took other engines' results away.
+        self.workdir = workdir / f"{ENGINE_DIRECTORY}{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._memory_mb = memory_mb
         self._spill_gib = spill_gib  # at most this much spilled (a container task's disk)
         self._lock = threading.Lock()
@@ -133,8 +160,9 @@ class QueryEngine:
             return self._db
 
     def _database(self) -> duckdb.DuckDBPyConnection:
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        _remove_abandoned(self.workdir.parent)
         (self.workdir / "spill").mkdir(parents=True)
+        _working.add(self.workdir)
         db = duckdb.connect(config={"autoinstall_known_extensions": False,
                                     "autoload_known_extensions": False})  # fmt: skip
         db.execute(f"LOAD {sql_literal(httpfs_extension())}")

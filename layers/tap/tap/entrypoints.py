@@ -13,9 +13,10 @@ import time
 from typing import Any
 
 from uws.entrypoints import respond
-from uws.errors import NotFound, SeeOther, shown
+from uws.errors import NotFound, SeeOther, UWSError, shown
 from uws.files import answer_key
 from uws.service import Service
+from uws.telemetry import count, logger
 from uws.web.http import Request, Response, fits_lambda_response
 from uws.web.resources import Resource, call_method
 
@@ -92,6 +93,12 @@ class Sync(Resource):
             outcome = engine().run(query, uploads, check=within_sync_time)
         except TapError as error:
             return _refusal(str(error))
+        except UWSError:  # AWS throttling: 503 with Retry-After, as every resource answers it
+            raise
+        except Exception:  # a fault of ours, answered as TAP answers: an error VOTable
+            logger.exception("query failed")
+            count("ServerErrors")
+            return _refusal("The service failed on this query; please retry or report it.", 500)
         try:
             if outcome.output.name != "parquet" and outcome.path.stat().st_size <= INLINE_BYTES:
                 text = outcome.path.read_text(encoding="utf-8")

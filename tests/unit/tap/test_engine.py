@@ -122,3 +122,38 @@ def test_an_abort_interrupts_a_running_query(engine):
         run(engine, slow, check=check)
     assert time.monotonic() - started < 10
     assert threading.active_count() < 10
+
+
+def test_a_cold_start_leaves_other_engines_work_and_clears_what_dead_ones_left(
+    catalogue_root: Path, tmp_path: Path
+):
+    """The local runtime's functions, its container tasks and the tests share one disk: one
+    engine's cold start once emptied the shared working directory under another's running
+    /sync queries (a 500 to STILTS taplint in CI)."""
+    import subprocess
+    import sys
+
+    def new_engine() -> QueryEngine:
+        return QueryEngine(str(catalogue_root), lambda p: Path(p).read_text(), dict, tmp_path)
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    abandoned = tmp_path / f"engine-{dead}-0000"
+    (abandoned / "spill").mkdir(parents=True)
+    (abandoned / "result.votable").write_text("left by a runtime that crashed")
+    living = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        others = tmp_path / f"engine-{living.pid}-0000"
+        (others / "spill").mkdir(parents=True)
+        (others / "result.votable").write_text("another process's running query")
+        first = new_engine()
+        outcome, _ = run(first, "SELECT TOP 1 id FROM demo.stars")
+        second = new_engine()  # another container's cold start on the same disk
+        run(second, "SELECT TOP 1 id FROM demo.stars")
+        assert outcome.path.exists(), "a cold start removed a running engine's result"
+        assert (others / "result.votable").exists()
+        assert not abandoned.exists()
+        assert first.workdir != second.workdir
+    finally:
+        living.kill()
+        living.wait()
