@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .sam-venv
 CHECKOV_VENV := .checkov-venv
+LSDB_VENV := .lsdb-venv
 # checkov pinned: a new release brings new checks, taken up deliberately (.checkov.yaml)
 CHECKOV_VERSION := 3.3.30
 PY := $(VENV)/bin/python
@@ -58,6 +59,15 @@ $(CHECKOV_VENV)/.installed:
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
 	touch $@
 
+# LSDB's S3 reader (s3fs) pins a botocore that moto and boto3 cannot share: make bench runs the
+# LSDB it compares HATS cones with from this venv (bench/lsdb_cones.py).
+$(LSDB_VENV)/.installed:
+	@echo "Installing LSDB and s3fs into $(LSDB_VENV) (what bench/hats.py compares with, half a minute)…"
+	test -x $(LSDB_VENV)/bin/python || $(PYTHON) -m venv $(LSDB_VENV)
+	$(LSDB_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LSDB_VENV)/bin/python -m pip install --quiet 'lsdb>=0.11,<0.12' 's3fs>=2025.3'
+	touch $@
+
 serve: $(VENV)/.serve-installed  ## the service on http://127.0.0.1:8000/async (PORT= to change), moto as AWS
 	$(PY) -m local.serve --port $(PORT)
 
@@ -102,7 +112,7 @@ integration: $(VENV)/.installed  ## handlers on moto in-process, under IAM
 e2e: $(VENV)/.installed  ## real HTTP against make serve: curl, pyvo, STILTS
 	$(PY) -m pytest -q tests/e2e
 
-bench: $(VENV)/.installed  ## benchmarks (about 12 minutes; HATS builds its catalogues once, minutes more): table and bench/results.json
+bench: $(VENV)/.installed $(LSDB_VENV)/.installed  ## benchmarks (about 12 minutes; HATS builds its catalogues once, minutes more): table and bench/results.json
 	$(PY) -m bench
 
 events: $(VENV)/.installed  ## rewrite events/ after changing routes
@@ -121,4 +131,4 @@ clean:  ## forget the jobs make serve kept (.uws-local/) and the build output
 	rm -rf .uws-local .aws-sam .pytest_cache .ruff_cache .schemathesis build
 
 distclean: clean  ## and the venvs too
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV)
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(LSDB_VENV)
