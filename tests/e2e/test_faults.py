@@ -1,23 +1,59 @@
 """The service over HTTP with AWS failing transiently (``FAULT_RATE=0.05 make serve``): every
 job still ends COMPLETED with its own result, nothing is left behind, and a client sees at
-most 503s (or 429s) with Retry-After that a retry resolves."""
+most 503s (or 429s) with Retry-After that a retry resolves: our own patient client, and pyvo
+given the retrying session the README gives astronomers."""
 
 from __future__ import annotations
 
 import re
 import threading
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
+from pyvo.dal.tap import AsyncTAPJob
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
 
 from tests.e2e.conftest import running_server
 from tests.e2e.test_containers import embedded
 
 PHASE_IN = re.compile(r"<uws:phase>(\w+)</uws:phase>")
 CLIENTS, ROUNDS = 50, 6
+ASTRONOMERS = 4  # pyvo scripts beside the patient clients, ROUNDS jobs each
+
+
+def retrying_session() -> requests.Session:
+    """The README's session for pyvo (which raises on a 429 or 503): urllib3 retries them after
+    their Retry-After, whatever the method (a creation carries an Idempotency-Key, so a repeat
+    makes no second job; RUN and DELETE are idempotent)."""
+    retry = Retry(total=30, status_forcelist=(429, 503), allowed_methods=None,
+                  respect_retry_after_header=True, backoff_factor=0.5)  # fmt: skip
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    return session
+
+
+def astronomer(server: Any, index: int, rounds: int = ROUNDS) -> list[tuple[str, str, str]]:
+    """An astronomer's pyvo script: create (with an Idempotency-Key), run, wait, fetch the
+    result, delete, ``rounds`` times; (job URL, final phase, the result's text) for each."""
+    session, seen = retrying_session(), []
+    for round_ in range(rounds):
+        text = f"astronomer {index} round {round_}"
+        key = {"Idempotency-Key": str(uuid.uuid4())}
+        created = session.post(server.jobs, data={"TEXT": text}, headers=key, timeout=60)
+        assert [r.status_code for r in created.history] == [303], created.text
+        job = AsyncTAPJob(created.url, session=session)
+        job.run().wait(timeout=180)
+        job.raise_if_error()
+        found = job.fetch_result().to_table()
+        seen.append((job.url, job.phase, str(found["text"][0])))
+        job.delete()
+    return seen
 
 
 class PatientClient:
@@ -95,8 +131,14 @@ def test_fifty_clients_six_lifecycles_with_five_percent_of_aws_calls_failing():
     # here is that nothing is lost, not how far apart a crowd's retries are)
     with running_server("BusyRetryAfter=1", env={"FAULT_RATE": "0.05"}) as server:
         started = time.monotonic()
-        runs = lifecycles(server, refusals)
+        with ThreadPoolExecutor(ASTRONOMERS) as pool:
+            scripts = [pool.submit(astronomer, server, i) for i in range(ASTRONOMERS)]
+            runs = lifecycles(server, refusals)
+            by_pyvo = [run for script in scripts for run in script.result(timeout=300)]
         elapsed = time.monotonic() - started
+        assert [(phase, text) for _, phase, text in by_pyvo] == [
+            ("COMPLETED", f"astronomer {i} round {r}") for i in range(ASTRONOMERS) for r in range(ROUNDS)
+        ]  # fmt: skip
         assert len(runs) == CLIENTS * ROUNDS and len({job for job, _, _ in runs}) == len(runs)
         assert [phase for _, phase, _ in runs] == ["COMPLETED"] * len(runs)
         for index in range(CLIENTS):
@@ -104,7 +146,7 @@ def test_fifty_clients_six_lifecycles_with_five_percent_of_aws_calls_failing():
                 text = f"client {index} round {round_}".encode()
                 assert sum(b">" + text + b"<" in result for _, _, result in runs) == 1
         patient = PatientClient(refusals, threading.Lock())
-        assert {patient.call("GET", job).status_code for job, _, _ in runs} == {404}
+        assert {patient.call("GET", job).status_code for job, _, _ in runs + by_pyvo} == {404}
         assert left_behind(server) == {"items": 0, "objects": 0, "messages": 0}
     injected = re.search(r"faults injected: (\d+) \((.*)\)", server.log)
     assert injected, server.log[-2000:]
@@ -113,5 +155,5 @@ def test_fifty_clients_six_lifecycles_with_five_percent_of_aws_calls_failing():
     kinds = injected.group(2)
     for kind in ("dynamodb:", "s3:", "sqs:", "lambda:TooManyRequestsException"):
         assert kind in kinds, kinds
-    print(f"\n{len(runs)} jobs in {elapsed:.0f} s; faults injected: {total} ({kinds}); "
+    print(f"\n{len(runs)} jobs and {len(by_pyvo)} by pyvo in {elapsed:.0f} s; faults injected: {total} ({kinds}); "
           f"client-visible refusals: {dict(refusals)}; jobs lost: 0")  # fmt: skip

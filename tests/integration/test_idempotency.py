@@ -3,6 +3,8 @@ creates at most one job per owner and key within 24 hours."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -109,3 +111,57 @@ def test_a_key_is_forgotten_after_a_day(api):
     )  # fmt: skip
     again = post(api, "daily", TEXT="x")
     assert again.status == 303 and again.location != first.location
+
+
+@contextlib.contextmanager
+def idempotency_writes_failing(api, action: str, code: str, times: int):
+    """moto's DynamoDB refuses the first ``times`` ``action`` calls on the Idempotency-Key
+    records as AWS does with ``code`` (HTTP 400): TransactionConflictException is not retried
+    by the SDK, ThrottlingException is, with backoff, until its retries are spent."""
+    from botocore.retries.standard import ExponentialBackoff
+    from moto.dynamodb.responses import DynamoHandler
+
+    original, delay = DynamoHandler.call_action, ExponentialBackoff.delay_amount
+    ExponentialBackoff.delay_amount = lambda self, context: 0.0  # the same retries, no waiting
+    refused: list[str] = []
+    body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": code})
+
+    def sometimes(self):
+        if (self._get_action() == action and len(refused) < times
+                and json.loads(self.body).get("TableName") == api.refs["IdempotencyTable"]):  # fmt: skip
+            refused.append(action)
+            return 400, {"Content-Type": "application/x-amz-json-1.0"}, body
+        return original(self)
+
+    DynamoHandler.call_action = sometimes
+    try:
+        yield refused
+    finally:
+        DynamoHandler.call_action, ExponentialBackoff.delay_amount = original, delay
+
+
+def test_a_record_that_cannot_be_begun_is_a_503_that_makes_nothing(api):
+    with idempotency_writes_failing(api, "PutItem", "ThrottlingException", 5) as refused:
+        reply = post(api, "busy-1", TEXT="x", PHASE="RUN")
+    assert (reply.status, reply.headers.get("Retry-After"), len(refused)) == (503, "5", 5)
+    assert jobs_stored(api) == [] and queued_messages(api) == []
+    again = post(api, "busy-1", TEXT="x", PHASE="RUN")
+    assert again.status == 303 and len(jobs_stored(api)) == 1
+
+
+@pytest.mark.parametrize("times", [1, 100])
+def test_a_made_job_is_a_303_though_its_record_cannot_be_completed(api, times):
+    """The job exists once it is made: a conflict on its record's completion is tried again
+    (times=1: the record completes, a repeat is the same 303); a record that cannot be
+    completed at all still answers the 303, never a 500 for a job that exists."""
+    with idempotency_writes_failing(api, "UpdateItem", "TransactionConflictException", times):
+        reply = post(api, "made-1", TEXT="x", PHASE="RUN")
+    assert reply.status == 303, reply.body
+    assert jobs_stored(api) == [reply.location.rsplit("/", 1)[1]]
+    assert len(queued_messages(api)) == 1
+    again = post(api, "made-1", TEXT="x", PHASE="RUN")
+    if times == 1:
+        assert (again.status, again.location) == (303, reply.location)
+    else:  # IN_PROGRESS for the request's 29 s: a repeat is told to wait, and makes nothing
+        assert again.status == 409
+    assert len(jobs_stored(api)) == 1

@@ -6,6 +6,12 @@ request writes it IN_PROGRESS (a conditional put), creates the job and stores it
 repeat with the same body gets that id, so the same 303; a repeat with another body is a 422,
 and one while the first is still being served a 409. A creation that fails (a 400, a 503)
 leaves no record, so the client may try again with the same key.
+
+The record's own writes meet AWS's transient errors too. One that outlasts the SDK's retries
+before the job is made is a 503 (nothing made; the key is free, or IN_PROGRESS for at most
+REQUEST_SECONDS). Once the job is made, the creation has happened: its record's completion is
+tried again, and if it still fails the client gets its 303 all the same, never a 500 for a
+job that exists.
 """
 
 from __future__ import annotations
@@ -23,12 +29,15 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
 
 from .. import aws
-from ..errors import BadRequest, Conflict, UnprocessableContent
+from ..errors import BadRequest, Conflict, ServiceUnavailable, UnprocessableContent
 from ..service import Service
+from ..store.writes import TRANSACTION_ATTEMPTS, pause_after_conflict
+from ..telemetry import logger
 from .http import Request
 
 LIFETIME = 86400  # seconds a key is remembered
@@ -81,11 +90,20 @@ def create_once(service: Service, request: Request, create: Callable[[], str]) -
         key_prefix="create-job",
     )  # fmt: skip
     def created(creation: dict[str, str]) -> dict[str, str]:
-        return {"jobId": create()}
+        made.append(create())
+        return {"jobId": made[0]}
 
+    made: list[str] = []
     creation = {"owner": request.caller.owner, "key": key, "body": fingerprint(request)}
     try:
         return created(creation=creation)["jobId"]
+    except IdempotencyPersistenceLayerError as error:
+        if made:  # the job exists; only its record's completion failed
+            _complete(store, creation, made[0])
+            return made[0]
+        if _transient(error):
+            raise ServiceUnavailable("The service is busy; please retry shortly.") from None
+        raise
     except IdempotencyValidationError:
         raise UnprocessableContent(
             "This Idempotency-Key was used with another request body; use a new key."
@@ -94,3 +112,25 @@ def create_once(service: Service, request: Request, create: Callable[[], str]) -
         raise Conflict(
             "A request with this Idempotency-Key is still being served; try again shortly."
         ) from None
+
+
+def _transient(error: Exception) -> bool:
+    """Whether an AWS error AWS asks to retry (throttling, a conflict, a 500) is behind it."""
+    cause = error.__cause__
+    return isinstance(cause, aws.ClientError) and aws.error_code(cause) in aws.THROTTLING_CODES
+
+
+def _complete(store: DynamoDBPersistenceLayer, creation: dict[str, str], job_id: str) -> None:
+    """Record the made job's id for its key, tried a few times more: a record left IN_PROGRESS
+    gives repeats a 409 until REQUEST_SECONDS have passed, and then lets one make a second job."""
+    for attempt in range(TRANSACTION_ATTEMPTS):
+        pause_after_conflict(attempt)
+        try:
+            store.save_success(data=creation, result={"jobId": job_id})
+            return
+        except Exception as error:  # Powertools' persistence layer raises what boto3 raised
+            failure = error
+    logger.warning(
+        "idempotency record left in progress",
+        extra={"jobId": job_id, "reason": str(failure)},
+    )
