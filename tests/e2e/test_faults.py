@@ -157,3 +157,30 @@ def test_fifty_clients_six_lifecycles_with_five_percent_of_aws_calls_failing():
         assert kind in kinds, kinds
     print(f"\n{len(runs)} jobs and {len(by_pyvo)} by pyvo in {elapsed:.0f} s; faults injected: {total} ({kinds}); "
           f"client-visible refusals: {dict(refusals)}; jobs lost: 0")  # fmt: skip
+
+
+def test_pyvo_s_tap_queries_ride_through_ten_percent_of_aws_calls_failing():
+    """TAP (`make serve-tap`) with AWS failing transiently: pyvo, given the README's session,
+    gets every sync and async query's right rows (checked against DuckDB reading the
+    catalogue's Parquet directly), and no query fails."""
+    import duckdb
+    import pyvo
+
+    from local.catalogue import BUILT
+
+    path = next((BUILT / "hipparcos" / "main").glob("*.parquet"))
+    env = {"FAULT_RATE": "0.1", "TAP_UPLOAD_LOOPBACK": "1"}
+    with running_server("BusyRetryAfter=1", tap=True, env=env) as server:
+        tap = pyvo.dal.TAPService(server.base, session=retrying_session())
+        for limit in (1.5, 4.0, 7.25):
+            expected = [row[0] for row in duckdb.sql(
+                f"SELECT hip FROM read_parquet('{path}') WHERE hpmag > {limit}"
+                " ORDER BY hpmag, hip LIMIT 5").fetchall()]  # fmt: skip
+            query = ("SELECT TOP 5 hip FROM hipparcos.main WHERE hpmag > "
+                     f"{limit} ORDER BY hpmag, hip")  # fmt: skip
+            for _ in range(4):
+                assert [int(h) for h in tap.run_sync(query).to_table()["hip"]] == expected
+                assert [int(h) for h in tap.run_async(query).to_table()["hip"]] == expected
+    injected = re.search(r"faults injected: (\d+) \((.*)\)", server.log)
+    assert injected and int(injected.group(1)) > 10, server.log[-2000:]
+    print(f"\n24 TAP queries by pyvo; faults injected: {injected.group(1)} ({injected.group(2)})")
