@@ -14,6 +14,7 @@ hats-import builds each catalogue once into .uws-local/bench-hats/, minutes).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import statistics
@@ -97,7 +98,7 @@ def _against_lsdb(root: Path, prefix: str, endpoint: str, cones: list, ours: dic
     """LSDB from the embedded S3 and from local disk on the same cones; its rows must be ours."""
     s3 = _lsdb(f"{prefix}bench/sky", endpoint, cones)
     disk = _lsdb(str(root / "bench/sky"), None, cones)
-    if not s3["rows"] == disk["rows"] == ours["rows"]:
+    if not s3["ids"] == disk["ids"] == ours["ids"]:
         raise AssertionError(f"rows per cone: LSDB {s3['rows']}, ours {ours['rows']}")
     return {
         "lsdb_one_call_ms": s3["one_call_ms"], "lsdb_opened_ms": s3["opened_ms"],
@@ -107,6 +108,12 @@ def _against_lsdb(root: Path, prefix: str, endpoint: str, cones: list, ours: dic
         "x_faster_than_lsdb_opened_same_disk": round(disk["opened_ms"] / ours["disk_ms"], 2),
         "same_rows_as_lsdb": True,
     }  # fmt: skip
+
+
+def ids_digest(ids: Any) -> str:
+    """The rows a cone found, as one value: the SHA-256 of their sorted ids (bench/lsdb_cones.py
+    computes the same)."""
+    return hashlib.sha256(",".join(map(str, sorted(ids))).encode()).hexdigest()
 
 
 def _ms(times: list[float]) -> float:
@@ -175,6 +182,8 @@ class _Engines:
             outcome = getattr(self, name).run(tap, {})
             found[name] = time.perf_counter() - started
             found["rows"] = outcome.written.rows
+            with outcome.path.open() as answer:  # CSV, the id first: what LSDB must find too
+                found["ids"] = ids_digest(int(line.split(",", 1)[0]) for line in list(answer)[1:])
             outcome.path.unlink()
         return found
 
@@ -227,7 +236,8 @@ def run(rows_list: list[int], repeats: int = 7) -> dict[str, Any]:
                 ]  # fmt: skip
                 row = _summary(samples, partitions)
                 if radius == 1.0:  # LSDB from the same S3 and the same disk, in the same run
-                    ours = {**row, "rows": [s["rows"] for s in samples]}
+                    ours = {**row, "rows": [s["rows"] for s in samples],
+                            "ids": [s["ids"] for s in samples]}  # fmt: skip
                     row.update(_against_lsdb(root, prefix, aws.endpoint, cones, ours))
                 per_size[f"cone_{radius:g}deg"] = row
             per_size["full_scan"] = _summary([engines.measure(FULL_SCAN) for _ in range(3)],

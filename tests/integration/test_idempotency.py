@@ -165,3 +165,17 @@ def test_a_made_job_is_a_303_though_its_record_cannot_be_completed(api, times):
     else:  # IN_PROGRESS for the request's 29 s: a repeat is told to wait, and makes nothing
         assert again.status == 409
     assert len(jobs_stored(api)) == 1
+
+
+def test_no_answer_from_the_record_s_table_is_a_503_that_makes_nothing(api, monkeypatch):
+    """A connection that times out, the SDK's retries spent, is as transient as a throttle."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from botocore.exceptions import ReadTimeoutError
+
+    def silent(self, data_record):
+        raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com/")
+
+    monkeypatch.setattr(DynamoDBPersistenceLayer, "_put_record", silent)
+    reply = post(api, "silent-1", TEXT="x", PHASE="RUN")
+    assert (reply.status, reply.headers.get("Retry-After")) == (503, "5")
+    assert jobs_stored(api) == [] and queued_messages(api) == []

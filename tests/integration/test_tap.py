@@ -96,13 +96,21 @@ def test_sync_answers_the_table_and_an_error_with_a_400(tap_api):
     assert refused.status == 400 and 'value="ERROR"' in refused.body
 
 
-def test_a_fault_of_ours_in_a_sync_query_is_a_500_error_votable(tap_api, monkeypatch):
+@pytest.mark.parametrize("fails", ["in the run", "after it"])
+def test_a_fault_of_ours_in_a_sync_query_is_a_500_error_votable(tap_api, monkeypatch, fails):
     """TAP's clients read an error VOTable (STILTS taplint calls anything else a bad content
-    type); the text/plain sentence is the UWS's answer, not TAP's."""
+    type); the text/plain sentence is the UWS's answer, not TAP's. After it: the result file
+    gone before it is read (what a shared working directory once did)."""
     from tap.engine import QueryEngine
 
-    def broken(*args, **kwargs):
-        raise FileNotFoundError("a result file went away")
+    run = QueryEngine.run
+
+    def broken(self, *args, **kwargs):
+        if fails == "in the run":
+            raise FileNotFoundError("a result file went away")
+        outcome = run(self, *args, **kwargs)
+        outcome.path.unlink()
+        return outcome
 
     monkeypatch.setattr(QueryEngine, "run", broken)
     reply = tap_api.request("GET", "/sync", query={"LANG": "ADQL", "QUERY": "SELECT 1"})

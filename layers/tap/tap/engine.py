@@ -136,6 +136,7 @@ class QueryEngine:
         # but the local runtime's functions, its container tasks and the tests share one disk,
         # and a cold start that emptied ``workdir`` whole took other engines' results away.
         self.workdir = workdir / f"{ENGINE_DIRECTORY}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        _working.add(self.workdir)  # before any sweep can see it: no engine of ours is abandoned
         self._memory_mb = memory_mb
         self._spill_gib = spill_gib  # at most this much spilled (a container task's disk)
         self._lock = threading.Lock()
@@ -161,8 +162,8 @@ class QueryEngine:
 
     def _database(self) -> duckdb.DuckDBPyConnection:
         _remove_abandoned(self.workdir.parent)
-        (self.workdir / "spill").mkdir(parents=True)
-        _working.add(self.workdir)
+        # exist_ok: a cold start that failed (catalogue.yaml unread) is tried again next query
+        (self.workdir / "spill").mkdir(parents=True, exist_ok=True)
         db = duckdb.connect(config={"autoinstall_known_extensions": False,
                                     "autoload_known_extensions": False})  # fmt: skip
         db.execute(f"LOAD {sql_literal(httpfs_extension())}")

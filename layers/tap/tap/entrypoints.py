@@ -91,6 +91,15 @@ class Sync(Resource):
                 query, lambda part: files[part].content if part in files else None, limits
             )
             outcome = engine().run(query, uploads, check=within_sync_time)
+            try:
+                if outcome.output.name != "parquet" and outcome.path.stat().st_size <= INLINE_BYTES:
+                    text = outcome.path.read_text(encoding="utf-8")
+                    if fits_lambda_response(text):  # as JSON, escapes and all
+                        return Response(200, text, outcome.output.mime)
+                key = answer_key(f"result.{outcome.output.extension}")
+                service.files.put(key, outcome.path.read_bytes(), outcome.output.mime)
+            finally:
+                outcome.path.unlink(missing_ok=True)
         except TapError as error:
             return _refusal(str(error))
         except UWSError:  # AWS throttling: 503 with Retry-After, as every resource answers it
@@ -99,15 +108,6 @@ class Sync(Resource):
             logger.exception("query failed")
             count("ServerErrors")
             return _refusal("The service failed on this query; please retry or report it.", 500)
-        try:
-            if outcome.output.name != "parquet" and outcome.path.stat().st_size <= INLINE_BYTES:
-                text = outcome.path.read_text(encoding="utf-8")
-                if fits_lambda_response(text):  # as JSON, escapes and all
-                    return Response(200, text, outcome.output.mime)
-            key = answer_key(f"result.{outcome.output.extension}")
-            service.files.put(key, outcome.path.read_bytes(), outcome.output.mime)
-        finally:
-            outcome.path.unlink(missing_ok=True)
         seconds = service.settings.presign_seconds
         raise SeeOther(service.files.presigned_get(key, outcome.output.mime, seconds))
 

@@ -157,3 +157,37 @@ def test_a_cold_start_leaves_other_engines_work_and_clears_what_dead_ones_left(
     finally:
         living.kill()
         living.wait()
+
+
+def test_a_cold_start_that_failed_is_tried_again_by_the_next_query(catalogue_root, tmp_path):
+    """The engine is the container's for its life: one failed read of the catalogue's
+    metadata (S3 throttling past its retries) must not break every later query."""
+    reads: list[str] = []
+
+    def flaky(path: str) -> str:
+        reads.append(path)
+        if len(reads) == 1:
+            raise OSError("SlowDown: please reduce your request rate")
+        return Path(path).read_text()
+
+    engine = QueryEngine(str(catalogue_root), flaky, dict, tmp_path)
+    with pytest.raises(OSError):
+        run(engine, "SELECT TOP 1 id FROM demo.stars")
+    outcome, _ = run(engine, "SELECT TOP 1 id FROM demo.stars")
+    assert outcome.written.rows == 1 and len(reads) == 2
+
+
+def test_what_a_restarted_runtime_left_is_cleared_and_no_live_engine_s_is(catalogue_root, tmp_path):
+    """Lambda restarts a runtime that timed out or crashed in the same container, /tmp and all,
+    and its process id may be the same: a directory of this process's id that no engine of
+    this process holds is what such a runtime left."""
+    import os
+
+    left = tmp_path / f"engine-{os.getpid()}-restarted"
+    (left / "spill").mkdir(parents=True)
+    waiting = QueryEngine(str(catalogue_root), lambda p: Path(p).read_text(), dict, tmp_path)
+    fresh = QueryEngine(str(catalogue_root), lambda p: Path(p).read_text(), dict, tmp_path)
+    run(fresh, "SELECT TOP 1 id FROM demo.stars")  # its cold start sweeps
+    assert not left.exists()
+    run(waiting, "SELECT TOP 1 id FROM demo.stars")  # made before the sweep, opened after it
+    assert waiting.workdir.exists() and fresh.workdir.exists()

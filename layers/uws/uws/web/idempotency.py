@@ -29,9 +29,12 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyInconsistentStateError,
     IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import HTTPClientError
 
 from .. import aws
 from ..errors import BadRequest, Conflict, ServiceUnavailable, UnprocessableContent
@@ -45,6 +48,9 @@ KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, as the IETF draft's 
 # A request is dead once API Gateway has given up on it (its integration timeout, 29 s): an
 # IN_PROGRESS record older than that is left by a function that died, and does not block.
 REQUEST_SECONDS = 29
+# What one more write of the record may take, the SDK's retries and their backoff included
+# (standard mode: 4 retries, jittered doubling delays): tried only with this much time left.
+COMPLETION_MILLIS = 15_000
 
 
 class _RequestBudget:
@@ -80,7 +86,8 @@ def create_once(service: Service, request: Request, create: Callable[[], str]) -
         raise_on_no_idempotency_key=True,
         expires_after_seconds=LIFETIME,
     )
-    config.register_lambda_context(_RequestBudget(REQUEST_SECONDS))  # type: ignore[arg-type]
+    budget = _RequestBudget(REQUEST_SECONDS)
+    config.register_lambda_context(budget)  # type: ignore[arg-type]
     store = DynamoDBPersistenceLayer(
         table_name=service.settings.idempotency_table, boto3_client=aws.client("dynamodb")
     )
@@ -99,11 +106,13 @@ def create_once(service: Service, request: Request, create: Callable[[], str]) -
         return created(creation=creation)["jobId"]
     except IdempotencyPersistenceLayerError as error:
         if made:  # the job exists; only its record's completion failed
-            _complete(store, creation, made[0])
+            _complete(store, creation, made[0], budget)
             return made[0]
         if _transient(error):
             raise ServiceUnavailable("The service is busy; please retry shortly.") from None
         raise
+    except IdempotencyInconsistentStateError:  # the record changed under Powertools' reads
+        raise ServiceUnavailable("The service is busy; please retry shortly.") from None
     except IdempotencyValidationError:
         raise UnprocessableContent(
             "This Idempotency-Key was used with another request body; use a new key."
@@ -115,15 +124,25 @@ def create_once(service: Service, request: Request, create: Callable[[], str]) -
 
 
 def _transient(error: Exception) -> bool:
-    """Whether an AWS error AWS asks to retry (throttling, a conflict, a 500) is behind it."""
+    """Whether what is behind it is one of AWS's transient failures: an error AWS asks to
+    retry (throttling, a conflict, a 500), or no answer at all (a connection refused or timed
+    out), the SDK's retries spent."""
     cause = error.__cause__
+    if isinstance(cause, BotoConnectionError | HTTPClientError):
+        return True
     return isinstance(cause, aws.ClientError) and aws.error_code(cause) in aws.THROTTLING_CODES
 
 
-def _complete(store: DynamoDBPersistenceLayer, creation: dict[str, str], job_id: str) -> None:
-    """Record the made job's id for its key, tried a few times more: a record left IN_PROGRESS
-    gives repeats a 409 until REQUEST_SECONDS have passed, and then lets one make a second job."""
+def _complete(
+    store: DynamoDBPersistenceLayer, creation: dict[str, str], job_id: str, budget: _RequestBudget
+) -> None:
+    """Record the made job's id for its key, tried again while the request has time for the
+    SDK's retries (a record left IN_PROGRESS gives repeats a 409 until REQUEST_SECONDS have
+    passed, and then lets one make a second job); past that, the 303 matters more."""
+    failure: Exception | None = None
     for attempt in range(TRANSACTION_ATTEMPTS):
+        if budget.get_remaining_time_in_millis() < COMPLETION_MILLIS:
+            break
         pause_after_conflict(attempt)
         try:
             store.save_success(data=creation, result={"jobId": job_id})
@@ -132,5 +151,5 @@ def _complete(store: DynamoDBPersistenceLayer, creation: dict[str, str], job_id:
             failure = error
     logger.warning(
         "idempotency record left in progress",
-        extra={"jobId": job_id, "reason": str(failure)},
+        extra={"jobId": job_id, "reason": str(failure or "no time left")},
     )
