@@ -16,7 +16,9 @@ What is injected (docs/aws.md, "Transient errors"), one of the service's at rand
   TransactWriteItems cancelled with a TransactionConflict reason, and a single-item write
   meeting a transaction (TransactionConflictException), which the SDK does not retry
   (DynamoDB Developer Guide, "Transaction conflict handling").
-- S3: SlowDown (503) and InternalError (500) (S3 API Reference, "Error responses").
+- S3: SlowDown (503) and InternalError (500) (S3 API Reference, "Error responses"), to the
+  SDK's calls and to DuckDB's reads of the catalogue over HTTP (:func:`storage_fails_too`,
+  counted as ``duckdb:``).
 - SQS: RequestThrottled (400); ECS and EventBridge: ThrottlingException (400).
 - Lambda: an invocation throttled (TooManyRequestsException, 429), raised by
   :func:`local.lambdas.invoke` for :func:`throttle_invocation`.
@@ -66,6 +68,10 @@ FAULTS: dict[str, list[Fault]] = {
     ],
     "sqs": [Fault(400, "RequestThrottled", "Request is throttled.")],
     "ecs": [Fault(400, "ThrottlingException", "Rate exceeded")],
+    "duckdb": [  # S3's answers to DuckDB's HTTP reads: the same errors, as S3's XML
+        Fault(503, "SlowDown", "Please reduce your request rate."),
+        Fault(500, "InternalError", "We encountered an internal error. Please try again."),
+    ],
     "eventbridge": [Fault(400, "ThrottlingException", "Rate exceeded")],
 }  # by botocore's service id in its event names
 # Lambda API Reference, Invoke: TooManyRequestsException (HTTP 429), as for a function over
@@ -216,3 +222,36 @@ def the_cloud_fails_transiently() -> None:
         return answer(self, event_name, request, **kwargs)
 
     BotocoreStubber.__call__ = faulty  # type: ignore[method-assign]
+
+
+DUCKDB_AGENT = "duckdb/"  # how DuckDB's httpfs names itself (User-Agent: duckdb/v1.5.5(…))
+
+
+def storage_fails_too() -> None:
+    """moto's server answers DuckDB's S3 reads (the TAP engine's, over HTTP) with S3's
+    transient errors at the same rate: DuckDB retries them itself, and what outlasts its
+    retries must reach the client as a 503, or run the job's query again, never an ERROR."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    dispatch = DomainDispatcherApplication.__call__
+
+    def faulty(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        injector = INJECTOR
+        if (injector.rate or injector.script) and str(
+            environ.get("HTTP_USER_AGENT", "")
+        ).startswith(DUCKDB_AGENT):
+            fault = injector.choose("duckdb", environ.get("REQUEST_METHOD", "GET"))
+            if fault is not None:
+                body = (
+                    '<?xml version="1.0" encoding="UTF-8"?><Error>'
+                    f"<Code>{fault.code}</Code><Message>{fault.message}</Message>"
+                    f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>"
+                ).encode()
+                reason = "Slow Down" if fault.status == 503 else "Internal Server Error"
+                start_response(f"{fault.status} {reason}", [
+                    ("Content-Type", "application/xml"), ("Content-Length", str(len(body))),
+                ])  # fmt: skip
+                return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else body]
+        return dispatch(self, environ, start_response)
+
+    DomainDispatcherApplication.__call__ = faulty  # type: ignore[method-assign]

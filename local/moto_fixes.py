@@ -37,7 +37,12 @@ def apply_all() -> None:
     _applied = True
     from . import faults, moto_containers
 
-    for function in [*PATCHES, *moto_containers.PATCHES, faults.the_cloud_fails_transiently]:
+    for function in [
+        *PATCHES,
+        *moto_containers.PATCHES,
+        faults.the_cloud_fails_transiently,
+        faults.storage_fails_too,
+    ]:
         function()
 
 

@@ -21,6 +21,7 @@ from tap.request import Limits, parse_tap_query
 
 from local.catalogue import HATS_TABLE, build
 from local.embedded import free_port
+from local.moto_fixes import apply_all
 
 OURS, SURVEY, OTHER = "stack-results", "survey-data", "not-named"
 SIRIUS = 32349
@@ -33,6 +34,7 @@ def s3() -> Iterator[Any]:
     """moto's server with three buckets: ours, a survey's holding Hipparcos as HATS, another."""
     from moto.server import ThreadedMotoServer
 
+    apply_all()  # moto as the local runtime has it (and local.faults' S3 errors for DuckDB)
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -113,3 +115,60 @@ def test_duckdb_reads_no_bucket_the_deployment_does_not_name(s3, tmp_path):
     ).fetchone()[0] > 0  # fmt: skip
     with pytest.raises(duckdb.PermissionException):
         db.execute(f"SELECT count(*) FROM read_parquet('s3://{OTHER}/{partition}')")
+
+
+def test_s3_busy_past_duckdb_s_retries_is_storage_busy_and_a_rerun_answers(s3, tmp_path, faults):
+    """S3's SlowDown and 500s to DuckDB's own reads (local.faults, as S3 sends them): DuckDB
+    retries each request three times itself; a request refused four times in a row is
+    StorageBusy (/sync's 503, a job's query run again), never the query's error; the job's
+    rerun then gets the right rows. Each case opens a fresh engine first (DuckDB caches what it
+    read, so a warm one might send no request at all)."""
+    from tap.request import StorageBusy
+    from tap.service import STORAGE_ATTEMPTS, until_storage_answers
+
+    cone = parse_tap_query({"LANG": "ADQL", "QUERY": CONE, "RESPONSEFORMAT": "csv"}, Limits())
+    expected = hips(QueryEngine(str(build()), lambda p: Path(p).read_text(), dict, tmp_path), CONE)
+
+    def opened(**script: list[str]) -> QueryEngine:
+        """A new container's engine, its catalogue read; then S3 refuses as ``script`` says."""
+        faults.script.clear()
+        fresh = engine(s3, tmp_path, f"s3://{SURVEY}/hips/{HATS_TABLE}/", SURVEY)
+        fresh.catalogue  # noqa: B018 (opening it is the point)
+        faults.script.update(script)
+        return fresh
+
+    def rows(outcome: Any) -> list[int]:
+        return [int(line) for line in outcome.path.read_text().split()[1:]]
+
+    # three refusals of each request in turn: DuckDB's own retries ride through them
+    survey = opened(GET=["SlowDown", "InternalError", "SlowDown"], HEAD=["SlowDown"] * 3)
+    assert rows(survey.run(cone, {})) == expected
+    assert faults.injected["duckdb:SlowDown"] >= 2 and not faults.script["GET"]
+
+    # four in a row: busy, not the query's fault
+    survey = opened(GET=["SlowDown"] * 4, HEAD=["SlowDown"] * 4)
+    with pytest.raises(StorageBusy, match="HTTP 503"):
+        survey.run(cone, {})
+
+    # a job's run: refused, answered by its next run 1 s later (no pause here: recorded)
+    survey = opened(GET=["SlowDown"] * 4, HEAD=["SlowDown"] * 4)
+    paused: list[float] = []
+    assert rows(until_storage_answers(lambda: survey.run(cone, {}), paused.append)) == expected
+    assert paused and paused == [2**i for i in range(len(paused))]
+
+    # refused every time: StorageBusy once the attempts are spent
+    survey = opened(GET=["SlowDown"] * 99, HEAD=["SlowDown"] * 99)
+    paused.clear()
+    with pytest.raises(StorageBusy):
+        until_storage_answers(lambda: survey.run(cone, {}), paused.append)
+    assert paused == [2**i for i in range(STORAGE_ATTEMPTS - 1)]
+
+    # a cold start whose metadata reads S3 refuses: busy (VOSI's 503), not a broken table,
+    # and the next request's start reads it
+    faults.script.clear()
+    faults.script.update(GET=["SlowDown"] * 4, HEAD=["SlowDown"] * 4)
+    cold = engine(s3, tmp_path, f"s3://{SURVEY}/hips/{HATS_TABLE}/", SURVEY)
+    with pytest.raises(StorageBusy):
+        cold.catalogue  # noqa: B018 (opening it is the point)
+    faults.script.clear()
+    assert rows(cold.run(cone, {})) == expected

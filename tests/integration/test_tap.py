@@ -118,6 +118,25 @@ def test_a_fault_of_ours_in_a_sync_query_is_a_500_error_votable(tap_api, monkeyp
     assert 'value="ERROR"' in reply.body and "please retry or report it" in reply.body
 
 
+def test_storage_busy_is_a_503_with_retry_after_for_sync_and_vosi(tap_api, monkeypatch):
+    """S3 refusing DuckDB's reads past its retries (test_catalogue_buckets makes it so) is
+    the moment's, not the query's: a client retries a 503, and would give up on a 400."""
+    from tap import service
+    from tap.engine import QueryEngine
+    from tap.request import StorageBusy
+
+    def busy(*args, **kwargs):
+        raise StorageBusy("HTTP Error: Request returned HTTP 503")
+
+    monkeypatch.setattr(QueryEngine, "run", busy)
+    monkeypatch.setattr(QueryEngine, "catalogue", property(busy))
+    service.engine.cache_clear()
+    for reply in (tap_api.request("GET", "/sync", query={"LANG": "ADQL", "QUERY": "SELECT 1"}),
+                  tap_api.request("GET", "/tables")):  # fmt: skip
+        assert (reply.status, reply.headers.get("Retry-After")) == (503, "5"), reply.body
+        assert "storage is busy" in reply.body
+
+
 def test_a_parquet_answer_goes_by_s3(tap_api):
     reply = tap_api.request("POST", "/sync", data={
         "LANG": "ADQL", "QUERY": "SELECT TOP 2 hip FROM hipparcos.main", "FORMAT": "parquet",

@@ -37,8 +37,9 @@ from .metadata import (
     parse_catalogue,
     quote_identifier,
     sql_literal,
+    storage_busy,
 )
-from .request import TapError, TapQuery
+from .request import StorageBusy, TapError, TapQuery
 from .tapschema import create_tap_schema
 from .upload import UploadTable, read_votable
 from .upload import load_table as load_upload
@@ -157,7 +158,12 @@ class QueryEngine:
     def _open(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
             if self._db is None:
-                self._db = self._database()
+                try:
+                    self._db = self._database()
+                except duckdb.HTTPException as error:  # the catalogue's metadata unread
+                    if storage_busy(error):
+                        raise StorageBusy(_duckdb_message(error)) from None
+                    raise
             return self._db
 
     def _database(self) -> duckdb.DuckDBPyConnection:
@@ -223,7 +229,8 @@ class QueryEngine:
                 try:
                     written = query.output.write(result, str(path))
                 except duckdb.Error as error:
-                    raise TapError(_duckdb_message(error)) from None
+                    path.unlink(missing_ok=True)
+                    raise _tap_error(error) from None
             return Outcome(path, query.output, written, full_scans)
 
     @contextlib.contextmanager
@@ -399,6 +406,13 @@ def _watched(cursor: duckdb.DuckDBPyConnection, check: Callable[[], None] | None
         watcher.join()
     if stopped:
         raise stopped[0]
+
+
+def _tap_error(error: duckdb.Error) -> TapError:
+    """What a failed run is to the caller: storage busy for a moment, or the query's fault."""
+    if storage_busy(error):
+        return StorageBusy(_duckdb_message(error))
+    return TapError(_duckdb_message(error))
 
 
 def _duckdb_message(error: duckdb.Error) -> str:

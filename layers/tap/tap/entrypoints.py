@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from uws.entrypoints import respond
-from uws.errors import NotFound, SeeOther, UWSError, shown
+from uws.errors import NotFound, SeeOther, ServiceUnavailable, UWSError, shown
 from uws.files import answer_key
 from uws.service import Service
 from uws.telemetry import count, logger
@@ -22,7 +22,7 @@ from uws.web.resources import Resource, call_method
 
 from . import vosi
 from .examples import examples_of
-from .request import Limits, TapError, parse_tap_query
+from .request import Limits, StorageBusy, TapError, parse_tap_query
 from .service import engine, uploads_of
 from .votable import MIME as VOTABLE_MIME
 from .votable import error_document
@@ -45,9 +45,17 @@ def serve_vosi(event: dict[str, Any]) -> dict[str, Any]:
     if resource is None:
         return respond(event, _no_such_resource, read_body=False, public=True)
     return respond(
-        event, lambda service, request: call_method(resource(), service, request),
+        event, lambda service, request: _storage_busy_is_503(resource(), service, request),
         read_body=False, public=True,
     )  # fmt: skip
+
+
+def _storage_busy_is_503(resource: Resource, service: Service, request: Request) -> Response:
+    """A resource that reads the catalogue (/tables, /examples) when S3 is busy: 503."""
+    try:
+        return call_method(resource, service, request)
+    except StorageBusy:
+        raise ServiceUnavailable("The catalogue's storage is busy; please retry shortly.") from None
 
 
 def _no_such_resource(service: Service, request: Request) -> Response:
@@ -100,6 +108,10 @@ class Sync(Resource):
                 service.files.put(key, outcome.path.read_bytes(), outcome.output.mime)
             finally:
                 outcome.path.unlink(missing_ok=True)
+        except StorageBusy:  # S3 busy past DuckDB's retries: the client may send it again
+            raise ServiceUnavailable(
+                "The catalogue's storage is busy; please retry shortly."
+            ) from None
         except TapError as error:
             return _refusal(str(error))
         except UWSError:  # AWS throttling: 503 with Retry-After, as every resource answers it

@@ -22,7 +22,7 @@ import duckdb
 
 from . import healpix
 from .adql.tables import Cone, Cones, Region, SkyPolygon
-from .metadata import MetadataError, quote_identifier, sql_literal
+from .metadata import MetadataError, quote_identifier, sql_literal, storage_busy
 
 INDEX_COLUMN = "_healpix_29"
 MAX_RANGES = 200  # beyond this many index ranges, the partitions alone narrow the read
@@ -148,6 +148,8 @@ def read_hats(con: duckdb.DuckDBPyConnection, base: str, name: str) -> HatsCatal
             [f"{base}/partition_info.csv"],
         ).fetchall()
     except duckdb.Error as exc:
+        if storage_busy(exc):
+            raise  # not the table's fault: the engine says StorageBusy
         raise MetadataError(
             f"table {name}: {base} is not a HATS catalogue: {str(exc).splitlines()[0]}"
         ) from None

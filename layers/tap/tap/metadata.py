@@ -312,6 +312,8 @@ def _load_table(
         )
         parquet = [(row[0], row[1]) for row in described.fetchall()]
     except duckdb.Error as exc:
+        if storage_busy(exc):
+            raise  # not the table's fault: the engine says StorageBusy
         first_line = str(exc).splitlines()[0]
         raise MetadataError(
             f"table {name}: cannot read the Parquet at {glob}: {first_line}"
@@ -443,3 +445,16 @@ def sql_literal(value: Any) -> str:
 def quote_identifier(name: str) -> str:
     """A name as a delimited SQL identifier: any name, whatever its characters."""
     return '"' + name.replace('"', '""') + '"'
+
+
+# What S3 answers when it is busy or failing for a moment (S3 API Reference, "Error
+# responses": 503 SlowDown, 500 InternalError; 429 and the gateway codes of proxies between):
+# DuckDB retries these itself (http_retries, 3 with backoff) before it gives up.
+TRANSIENT_HTTP = frozenset({429, 500, 502, 503, 504})
+
+
+def storage_busy(error: Exception) -> bool:
+    """Whether DuckDB failed because the storage did, for a moment, past its own retries."""
+    import duckdb
+
+    return isinstance(error, duckdb.HTTPException) and error.status_code in TRANSIENT_HTTP

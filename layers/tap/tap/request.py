@@ -24,6 +24,11 @@ class TapError(ValueError):
     """A TAP request this service cannot run; the message says why, in one sentence."""
 
 
+class StorageBusy(TapError):
+    """The catalogue's storage failed transiently (S3's 503 SlowDown, a 500) past DuckDB's own
+    retries: the query itself is fine and may be run again."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """The deployment's limits: MAXREC's default and hard cap (rows), and the bytes one

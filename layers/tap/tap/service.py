@@ -10,21 +10,26 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from uws import aws
+from uws.telemetry import logger
 from uws.worker import JobContext, JobFailed
 
-from .engine import QueryEngine
+from .engine import Outcome, QueryEngine
 from .fetch import fetch_upload
 from .locations import bucket_prefixes
-from .request import Limits, TapError, TapQuery, parse_tap_query
+from .request import Limits, StorageBusy, TapError, TapQuery, parse_tap_query
 
 WORKDIR = Path(os.environ.get("TAP_WORKDIR", "/tmp/tap"))  # Lambda's writable disk
 # A container task's ephemeral storage (TaskStorageGiB) also holds its image and the layers
 # it loads, and the result file: DuckDB spills into this share of it at most.
 SPILL_SHARE = 0.75
+# Runs of a query whose reads S3 refused for a moment past DuckDB's own retries, 1, 2, 4 s
+# apart (S3's advice for SlowDown: back off and retry).
+STORAGE_ATTEMPTS = 4
 
 
 def _read_text(url: str) -> str:
@@ -95,7 +100,10 @@ def run_query(ctx: JobContext) -> None:
     try:
         query = parse_tap_query(ctx.parameters, limits)
         uploads = uploads_of(query, _parts(ctx), limits)
-        outcome = engine().run(query, uploads, check=ctx.check, on_full_scan=say_full_scan(ctx))
+        outcome = until_storage_answers(
+            lambda: engine().run(query, uploads, check=ctx.check, on_full_scan=say_full_scan(ctx)),
+            lambda seconds: _pause(ctx, seconds),
+        )
     except TapError as error:
         raise JobFailed(str(error)) from None
     try:
@@ -106,6 +114,27 @@ def run_query(ctx: JobContext) -> None:
         ctx.write_result("result", outcome.path, outcome.output.mime)
     finally:
         outcome.path.unlink(missing_ok=True)
+
+
+def until_storage_answers(run: Callable[[], Outcome], pause: Callable[[float], None]) -> Outcome:
+    """``run()``, run again after ``pause`` (1, 2, 4 s) while S3 refuses its reads for a
+    moment past DuckDB's own retries: a query reads and writes nothing else, so running it
+    again is safe. StorageBusy once STORAGE_ATTEMPTS are spent."""
+    for attempt in range(STORAGE_ATTEMPTS - 1):
+        try:
+            return run()
+        except StorageBusy:
+            logger.warning("storage busy; the query runs again", extra={"attempt": attempt})
+            pause(2**attempt)
+    return run()
+
+
+def _pause(ctx: JobContext, seconds: float) -> None:
+    """Wait ``seconds``, looking at the job each second: ABORT and the deadline still end it."""
+    until = time.monotonic() + seconds
+    while (left := until - time.monotonic()) > 0:
+        ctx.check()
+        time.sleep(min(1.0, left))
 
 
 def say_full_scan(ctx: JobContext) -> Callable[[tuple[str, ...]], None]:

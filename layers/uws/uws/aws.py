@@ -14,12 +14,13 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from .errors import PayloadTooLarge, ServiceUnavailable
 
 # ClientError: for callers
-__all__ = ["ClientError", "client", "error_code", "reset", "translated_errors"]
+__all__ = ["ClientError", "client", "error_code", "reset", "transient", "translated_errors"]
 
 # Standard retry mode backs off on throttling; what outlasts it becomes a 503 with Retry-After.
 _CONFIG = Config(
@@ -48,6 +49,15 @@ THROTTLING_CODES = frozenset(
 def error_code(error: ClientError) -> str:
     """The error code AWS sent (``ThrottlingException``, ``SlowDown`` …)."""
     return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def transient(error: BaseException | None) -> bool:
+    """Whether ``error`` is one of AWS's transient failures, the SDK's retries spent: an error
+    AWS asks to retry (throttling, a conflict, a 500), or no answer at all (a connection
+    refused or timed out)."""
+    if isinstance(error, BotoConnectionError | HTTPClientError):
+        return True
+    return isinstance(error, ClientError) and error_code(error) in THROTTLING_CODES
 
 
 @cache

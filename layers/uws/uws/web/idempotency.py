@@ -33,8 +33,6 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
-from botocore.exceptions import ConnectionError as BotoConnectionError
-from botocore.exceptions import HTTPClientError
 
 from .. import aws
 from ..errors import BadRequest, Conflict, ServiceUnavailable, UnprocessableContent
@@ -108,7 +106,7 @@ def create_once(service: Service, request: Request, create: Callable[[], str]) -
         if made:  # the job exists; only its record's completion failed
             _complete(store, creation, made[0], budget)
             return made[0]
-        if _transient(error):
+        if aws.transient(error.__cause__):
             raise ServiceUnavailable("The service is busy; please retry shortly.") from None
         raise
     except IdempotencyInconsistentStateError:  # the record changed under Powertools' reads
@@ -121,16 +119,6 @@ def create_once(service: Service, request: Request, create: Callable[[], str]) -
         raise Conflict(
             "A request with this Idempotency-Key is still being served; try again shortly."
         ) from None
-
-
-def _transient(error: Exception) -> bool:
-    """Whether what is behind it is one of AWS's transient failures: an error AWS asks to
-    retry (throttling, a conflict, a 500), or no answer at all (a connection refused or timed
-    out), the SDK's retries spent."""
-    cause = error.__cause__
-    if isinstance(cause, BotoConnectionError | HTTPClientError):
-        return True
-    return isinstance(cause, aws.ClientError) and aws.error_code(cause) in aws.THROTTLING_CODES
 
 
 def _complete(
