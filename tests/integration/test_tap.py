@@ -186,3 +186,23 @@ def test_without_big_tables_the_workers_question_translates_nothing(tap_api, mon
     monkeypatch.setattr(engine.QueryEngine, "full_scans_of", lambda *a: asked.append("!") or ())
     job_id = run_to_end(tap_api, {"LANG": "ADQL", "QUERY": "SELECT COUNT(*) FROM hipparcos.main"})
     assert text_of(tap_api.job(job_id), "uws:phase") == "COMPLETED" and asked == []
+
+
+def test_s3_busy_on_the_catalogue_file_is_storage_busy_then_read(aws, faults, monkeypatch):
+    """catalogue.yaml is read with the SDK at a cold start: SlowDown past botocore's retries is
+    StorageBusy (a 503, a rerun), not a broken catalogue; the next read gets it."""
+    from tap import service
+    from tap.request import StorageBusy
+
+    from local import lambdas
+
+    s3 = boto3.client("s3")
+    s3.put_object(
+        Bucket=aws["ResultsBucket"], Key="catalogue/catalogue.yaml", Body=b"schemas: []\n"
+    )
+    url = f"s3://{aws['ResultsBucket']}/catalogue/catalogue.yaml"
+    monkeypatch.setattr(lambdas._acting, "function", "TapSyncFunction", raising=False)
+    faults.script["GetObject"] = ["SlowDown"] * 5  # the first call and botocore's 4 retries
+    with pytest.raises(StorageBusy, match="SlowDown"):
+        service._read_text(url)
+    assert service._read_text(url) == "schemas: []\n"

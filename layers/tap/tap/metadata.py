@@ -457,4 +457,8 @@ def storage_busy(error: Exception) -> bool:
     """Whether DuckDB failed because the storage did, for a moment, past its own retries."""
     import duckdb
 
-    return isinstance(error, duckdb.HTTPException) and error.status_code in TRANSIENT_HTTP
+    # status_code: only when DuckDB's error carries one (a message-only HTTPException has none)
+    return (
+        isinstance(error, duckdb.HTTPException)
+        and getattr(error, "status_code", None) in TRANSIENT_HTTP
+    )

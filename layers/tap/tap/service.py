@@ -13,12 +13,13 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from uws import aws
 from uws.telemetry import logger
 from uws.worker import JobContext, JobFailed
 
-from .engine import Outcome, QueryEngine
+from .engine import QueryEngine
 from .fetch import fetch_upload
 from .locations import bucket_prefixes
 from .request import Limits, StorageBusy, TapError, TapQuery, parse_tap_query
@@ -30,13 +31,19 @@ SPILL_SHARE = 0.75
 # Runs of a query whose reads S3 refused for a moment past DuckDB's own retries, 1, 2, 4 s
 # apart (S3's advice for SlowDown: back off and retry).
 STORAGE_ATTEMPTS = 4
+T = TypeVar("T")
 
 
 def _read_text(url: str) -> str:
     if not url.startswith("s3://"):
         return Path(url).read_text(encoding="utf-8")
     bucket, _, key = url.removeprefix("s3://").partition("/")
-    return aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+    try:
+        return aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+    except aws.ClientError as error:
+        if aws.transient(error):  # SlowDown past the SDK's retries: the moment's, not the file's
+            raise StorageBusy(f"S3 refused {url} for now ({aws.error_code(error)}).") from None
+        raise
 
 
 @functools.cache
@@ -78,7 +85,11 @@ def needs_container(ctx: JobContext) -> dict[str, str] | None:
     (TaskStorageGiB) within TaskMemory, and whose job may then be given more than Lambda's
     15 minutes; anything else, or a query that cannot run (the run says why), stays on the
     worker."""
-    if not any(table.is_big for table in engine().catalogue.tables()):
+    try:  # a cold start's catalogue read, which S3 may refuse for a moment
+        tables = until_storage_answers(lambda: engine().catalogue.tables(), time.sleep)
+    except StorageBusy:
+        return None  # the worker's run meets it too, and says so
+    if not any(table.is_big for table in tables):
         return None  # nothing to read whole: no translation, no upload fetched twice
     limits = Limits.from_environment()
     try:
@@ -116,7 +127,7 @@ def run_query(ctx: JobContext) -> None:
         outcome.path.unlink(missing_ok=True)
 
 
-def until_storage_answers(run: Callable[[], Outcome], pause: Callable[[float], None]) -> Outcome:
+def until_storage_answers(run: Callable[[], T], pause: Callable[[float], None]) -> T:
     """``run()``, run again after ``pause`` (1, 2, 4 s) while S3 refuses its reads for a
     moment past DuckDB's own retries: a query reads and writes nothing else, so running it
     again is safe. StorageBusy once STORAGE_ATTEMPTS are spent."""
