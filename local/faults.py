@@ -60,18 +60,16 @@ _DYNAMODB = [
     Fault(400, "TransactionConflictException",
           "Transaction is ongoing for the item", frozenset(WRITES)),
 ]  # fmt: skip
+_S3 = [
+    Fault(503, "SlowDown", "Please reduce your request rate."),
+    Fault(500, "InternalError", "We encountered an internal error. Please try again."),
+]
 FAULTS: dict[str, list[Fault]] = {
     "dynamodb": _DYNAMODB,
-    "s3": [
-        Fault(503, "SlowDown", "Please reduce your request rate."),
-        Fault(500, "InternalError", "We encountered an internal error. Please try again."),
-    ],
+    "s3": _S3,
+    "duckdb": _S3,  # S3's answers to DuckDB's own HTTP reads, as S3's XML
     "sqs": [Fault(400, "RequestThrottled", "Request is throttled.")],
     "ecs": [Fault(400, "ThrottlingException", "Rate exceeded")],
-    "duckdb": [  # S3's answers to DuckDB's HTTP reads: the same errors, as S3's XML
-        Fault(503, "SlowDown", "Please reduce your request rate."),
-        Fault(500, "InternalError", "We encountered an internal error. Please try again."),
-    ],
     "eventbridge": [Fault(400, "ThrottlingException", "Rate exceeded")],
 }  # by botocore's service id in its event names
 # Lambda API Reference, Invoke: TooManyRequestsException (HTTP 429), as for a function over

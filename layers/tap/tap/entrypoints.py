@@ -34,7 +34,7 @@ INLINE_BYTES = (
 
 
 def serve_sync(event: dict[str, Any]) -> dict[str, Any]:
-    return respond(event, lambda service, request: call_method(Sync(), service, request))
+    return respond(event, lambda service, request: _storage_busy_is_503(Sync(), service, request))
 
 
 def serve_vosi(event: dict[str, Any]) -> dict[str, Any]:
@@ -51,7 +51,8 @@ def serve_vosi(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _storage_busy_is_503(resource: Resource, service: Service, request: Request) -> Response:
-    """A resource that reads the catalogue (/tables, /examples) when S3 is busy: 503."""
+    """A resource that reads the catalogue (/sync, /tables, /examples) when S3 refuses its
+    reads for a moment (StorageBusy): a 503 with Retry-After, which a client retries."""
     try:
         return call_method(resource, service, request)
     except StorageBusy:
@@ -108,14 +109,10 @@ class Sync(Resource):
                 service.files.put(key, outcome.path.read_bytes(), outcome.output.mime)
             finally:
                 outcome.path.unlink(missing_ok=True)
-        except StorageBusy:  # S3 busy past DuckDB's retries: the client may send it again
-            raise ServiceUnavailable(
-                "The catalogue's storage is busy; please retry shortly."
-            ) from None
+        except (StorageBusy, UWSError):  # AWS busy, not the query's fault: 503, Retry-After
+            raise
         except TapError as error:
             return _refusal(str(error))
-        except UWSError:  # AWS throttling: 503 with Retry-After, as every resource answers it
-            raise
         except Exception:  # a fault of ours, answered as TAP answers: an error VOTable
             logger.exception("query failed")
             count("ServerErrors")
