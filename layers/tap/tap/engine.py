@@ -41,7 +41,7 @@ from .metadata import (
 )
 from .request import StorageBusy, TapError, TapQuery
 from .tapschema import create_tap_schema
-from .upload import UploadTable, read_votable
+from .upload import NUMERIC, UploadTable, read_votable
 from .upload import load_table as load_upload
 from .votable import VOTableError, Written
 
@@ -358,7 +358,7 @@ def _positions(cursor: duckdb.DuckDBPyConnection, relation: str, table: UploadTa
     narrows that table's read to (None: no such columns). Read back from the table as loaded:
     a ``float`` column is compared in single precision, and its cones must be the same."""
     numeric = {c.name.lower(): c.name for c in table.columns
-               if c.datatype in _NUMERIC and c.arraysize in (None, "1")}  # fmt: skip
+               if c.datatype in NUMERIC and c.arraysize in (None, "1")}  # fmt: skip
 
     def positions(ra: str, dec: str) -> list[tuple[float, float]] | None:
         if ra.lower() not in numeric or dec.lower() not in numeric:
@@ -369,9 +369,6 @@ def _positions(cursor: duckdb.DuckDBPyConnection, relation: str, table: UploadTa
         return [(a, d) for a, d in rows if a is not None and d is not None]
 
     return positions
-
-
-_NUMERIC = frozenset({"unsignedByte", "short", "int", "long", "float", "double"})
 
 
 @contextlib.contextmanager

@@ -37,6 +37,7 @@ _READ_TYPES = {
     "double": "DOUBLE",
 }
 _BINARY_SIZES = {"short": 2, "int": 4, "long": 8, "float": 4, "double": 8, "unsignedByte": 1}
+NUMERIC = frozenset(_BINARY_SIZES)  # the datatypes of an upload's numeric columns
 _TRUE = frozenset({"T", "t", "1", "true", "TRUE", "True"})
 _FALSE = frozenset({"F", "f", "0", "false", "FALSE", "False"})
 
