@@ -123,6 +123,28 @@ def test_a_redelivered_message_does_not_run_a_handed_over_job_on_the_worker(tap_
     assert stopped["desiredStatus"] == "STOPPED"
 
 
+def test_a_handover_whose_mark_aws_refuses_still_leaves_the_job_to_its_task(tap_api, monkeypatch):
+    """RunTask done, the TO_CONTAINER write refused past the worker's patience: the task is
+    starting and takes the job up (its start needs no mark), so the worker neither runs the
+    job itself nor fails the message (SQS would deliver it again, counting a receive)."""
+    from uws.errors import ServiceUnavailable
+    from uws.service import build_service
+    from uws.store.jobstore import JobStore
+    from uws.worker import LAMBDA_MARGIN, execute_job
+
+    reply = tap_api.request("POST", "/async", data={"QUERY": BRIGHTEST, "PHASE": "RUN"})
+    job_id = reply.location.rsplit("/", 1)[1]
+
+    def busy(*args, **kwargs):
+        raise ServiceUnavailable("The service is busy; please retry shortly.")
+
+    monkeypatch.setattr(JobStore, "mark_in_container", busy)
+    patience = lambda: LAMBDA_MARGIN + 0.3  # noqa: E731 (0.3 s of retries)
+    assert execute_job(job_id, build_service(), seconds_left=patience) is None
+    assert text_of(tap_api.job(job_id), "uws:phase") == "QUEUED"
+    assert len(tasks(tap_api, startedBy=job_id)) == 1
+
+
 def test_without_a_container_runner_a_full_scan_runs_on_the_worker_and_says_so(tap_api,
                                                                                monkeypatch):  # fmt: skip
     monkeypatch.setenv("TASK_SUBNETS", "")  # a deployment without the runner

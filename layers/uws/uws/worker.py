@@ -321,6 +321,9 @@ def _handed_to_container(job_id: str, service: Service, until: float) -> bool:
     except NotFound:  # deleted meanwhile; DELETE found no task to stop either
         service.tasks.stop(job, "The job was deleted before its container took it up.")
         return True
+    except ServiceUnavailable:  # the task is started and takes the job up without the mark
+        logger.warning("handed over unmarked: AWS busy", extra={"job_id": job_id})
+        return True
     logger.info("job handed to the container runner", extra={"job_id": job_id, "why": dict(why)})
     return True
 
