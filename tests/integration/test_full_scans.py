@@ -107,6 +107,42 @@ def test_a_cone_on_the_same_table_stays_on_the_worker(tap_api):
     assert "fullScan" not in info(tap_api, job_id) and tasks(tap_api) == []
 
 
+def test_a_cross_match_s_upload_is_read_once_for_the_question_and_the_run(tap_api, monkeypatch):
+    """The worker's question (needs_container) loads the upload to see what it narrows; the
+    run that follows on the worker uses what the question fetched, not a second read."""
+    import io
+
+    from tap.metadata import Column
+    from tap.votable import write_votable
+    from uws.worker import JobContext
+
+    from tests.integration.test_children import multipart
+
+    reads: list[str] = []
+    read = JobContext.read_upload
+
+    def counted(self, name):
+        reads.append(name)
+        return read(self, name)
+
+    monkeypatch.setattr(JobContext, "read_upload", counted)
+    document = io.BytesIO()
+    write_votable(document, [Column("ra", "double"), Column("dec", "double")],
+                  [[(101.2872, -16.7161)]])  # fmt: skip
+    query = ("SELECT h.hip FROM TAP_UPLOAD.mine AS m JOIN hipparcos.main_hats AS h ON 1 = "
+             "CONTAINS(POINT('ICRS', h.ra, h.dec), CIRCLE('ICRS', m.ra, m.dec, 0.01))")  # fmt: skip
+    body, headers = multipart({"QUERY": query, "UPLOAD": "mine,param:mine", "PHASE": "RUN"},
+                              {"mine": ("mine.xml", document.getvalue(), "application/x-votable+xml")})  # fmt: skip
+    job_id = tap_api.request("POST", "/async", body=body, headers=headers).location.rsplit("/", 1)[
+        1
+    ]
+    tap_api.work()
+    assert text_of(tap_api.job(job_id), "uws:phase") == "COMPLETED"
+    assert [int(h) for h in result_table(tap_api, job_id)["hip"]] == [32349]  # Sirius
+    assert "fullScan" not in info(tap_api, job_id) and tasks(tap_api) == []
+    assert reads == ["mine"]
+
+
 def test_a_redelivered_message_does_not_run_a_handed_over_job_on_the_worker(tap_api):
     from uws.service import build_service
     from uws.worker import execute_job

@@ -90,27 +90,30 @@ def needs_container(ctx: JobContext) -> dict[str, str] | None:
     except StorageBusy:
         return None  # the worker's run meets it too, and says so
     if not any(table.is_big for table in tables):
-        return None  # nothing to read whole: no translation, no upload fetched twice
-    limits = Limits.from_environment()
+        return None  # nothing to read whole: nothing to translate or fetch yet
     try:
-        query = parse_tap_query(ctx.parameters, limits)
-        scans = engine().full_scans_of(query, uploads_of(query, _parts(ctx), limits))
+        scans = engine().full_scans_of(*_query_and_uploads(ctx))
     except TapError:
         return None
     return {"fullScan": ", ".join(scans), "runner": "container"} if scans else None
 
 
-def _parts(ctx: JobContext) -> Callable[[str], bytes | None]:
-    return lambda part: ctx.read_upload(part) if part in ctx.job.uploads else None
+def _query_and_uploads(ctx: JobContext) -> tuple[TapQuery, dict[str, bytes]]:
+    """The job's query and its uploads' VOTables, fetched once: the worker's question
+    (needs_container) prepares them for the run of the same job (``ctx.prepared``)."""
+    if "query" not in ctx.prepared:
+        limits = Limits.from_environment()
+        query = parse_tap_query(ctx.parameters, limits)
+        parts = lambda part: ctx.read_upload(part) if part in ctx.job.uploads else None  # noqa: E731
+        ctx.prepared.update(query=query, uploads=uploads_of(query, parts, limits))
+    return ctx.prepared["query"], ctx.prepared["uploads"]
 
 
 def run_query(ctx: JobContext) -> None:
     """The ``tap`` job: the query's result is the job's ``result``; what cannot run ends the
     job in ERROR with a message naming the problem (and where in the query it is)."""
-    limits = Limits.from_environment()
     try:
-        query = parse_tap_query(ctx.parameters, limits)
-        uploads = uploads_of(query, _parts(ctx), limits)
+        query, uploads = _query_and_uploads(ctx)
         outcome = until_storage_answers(
             lambda: engine().run(query, uploads, check=ctx.check, on_full_scan=say_full_scan(ctx)),
             lambda seconds: _pause(ctx, seconds),

@@ -108,6 +108,9 @@ class JobContext:
     info_keys: set[str] = field(default_factory=set)
     until: float = field(default_factory=lambda: time.monotonic() + TASK_PATIENCE)  # persevering
     in_container: bool = False  # run by a container task (uws.task), not the Lambda worker
+    # What the job type's needs_container hook prepared (TAP: the query and its uploads), kept
+    # for the run of the same job, so that nothing is fetched twice.
+    prepared: dict[str, Any] = field(default_factory=dict)
     _last_check: float = field(default_factory=time.monotonic)  # marked EXECUTING just now
 
     @property
@@ -249,8 +252,9 @@ def execute_job(
     now = service.clock()
     patience = TASK_PATIENCE if seconds_left is None else seconds_left() - LAMBDA_MARGIN
     until = time.monotonic() + patience
+    prepared: dict[str, Any] = {}
     try:
-        if not in_container and _handed_to_container(job_id, service, until):
+        if not in_container and _handed_to_container(job_id, service, until, prepared):
             return None
         job = persevering(
             lambda: _start(job_id, service, now, execution_duration, task_arn, in_container),
@@ -262,7 +266,8 @@ def execute_job(
     if job is None:
         return None
     deadline = now + datetime.timedelta(seconds=job.execution_duration)
-    context = JobContext(job, service, deadline, until=until, in_container=in_container)
+    context = JobContext(job, service, deadline, until=until, in_container=in_container,
+                         prepared=prepared)  # fmt: skip
     logger.info("job started", extra={"job_id": job_id, "job_type": job.job_type})
     try:
         service.job_type_of(job).run(context)  # type: ignore[misc]
@@ -281,12 +286,15 @@ def execute_job(
     return _finish(context, Phase.COMPLETED, None)
 
 
-def _handed_to_container(job_id: str, service: Service, until: float) -> bool:
+def _handed_to_container(
+    job_id: str, service: Service, until: float, prepared: dict[str, Any]
+) -> bool:
     """Whether the worker handed the job to the container runner instead of running it: its
     type's ``needs_container`` (asked only when the deployment has that runner, after one
     read of the job) said why, and a RunTask and a conditional write (still QUEUED, now the
     container's: TO_CONTAINER) followed. A hook that fails, or an ECS that starts no task,
-    leaves the job to the worker, as it was before the hook existed."""
+    leaves the job to the worker, as it was before the hook existed. What the hook prepares
+    stays in ``prepared`` for the worker's run."""
     if service.new_job_type.needs_container is None or not service.tasks.available:
         return False
     now = service.clock()
@@ -296,7 +304,7 @@ def _handed_to_container(job_id: str, service: Service, until: float) -> bool:
         return job.in_container  # a redelivered message of a job handed over already
     deadline = now + datetime.timedelta(seconds=job.execution_duration)
     try:
-        why = needs(JobContext(job, service, deadline, until=until))
+        why = needs(JobContext(job, service, deadline, until=until, prepared=prepared))
     except Exception:
         logger.exception("needs_container failed; the worker runs it", extra={"job_id": job_id})
         return False
